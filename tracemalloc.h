@@ -196,3 +196,1532 @@ TMDEF void tm_free(void *ptr);
 }
 #endif
 #endif /* TRACEMALLOC_H_INCLUDED */
+
+/* ============================================================================================== */
+/*                                        IMPLEMENTATION                                          */
+/* ============================================================================================== */
+#if defined(TRACEMALLOC_IMPLEMENTATION) && !defined(TRACEMALLOC_IMPLEMENTATION_ONCE)
+#define TRACEMALLOC_IMPLEMENTATION_ONCE
+
+/* The override macros of an earlier include must not reach the tracker's own calls. */
+#ifdef TRACEMALLOC_OVERRIDE
+#undef malloc
+#undef calloc
+#undef realloc
+#undef free
+#undef strdup
+#undef strndup
+#undef reallocarray
+#undef aligned_alloc
+#undef posix_memalign
+#undef memalign
+#undef valloc
+#undef pvalloc
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#if defined(TM_RAW_REALLOC) != defined(TM_RAW_FREE)
+#error "tracemalloc.h: define both TM_RAW_REALLOC and TM_RAW_FREE, or neither"
+#endif
+#ifndef TM_RAW_REALLOC
+#define TM_RAW_REALLOC(p, n) (realloc)(p, n)
+#define TM_RAW_FREE(p) (free)(p)
+#endif
+#ifndef TM_ASSERT
+#include <assert.h>
+#define TM_ASSERT(x) assert(x)
+#endif
+
+/* Strict ISO modes (-std=c99/c11) hide these POSIX and glibc declarations; the functions exist. */
+#ifndef __cplusplus
+extern int (posix_memalign)(void **out, size_t alignment, size_t size);
+extern void *(aligned_alloc)(size_t alignment, size_t size);
+extern void *(reallocarray)(void *ptr, size_t count, size_t size);
+#ifdef __GLIBC__
+extern void *(memalign)(size_t alignment, size_t size);
+extern void *(valloc)(size_t size);
+extern void *(pvalloc)(size_t size);
+#endif
+#endif
+
+/* stb_ds, privately: renamed so a program with its own copy links, on the raw allocator. */
+#ifdef INCLUDE_STB_DS_H
+#error "tracemalloc.h: include stb_ds.h in another file than the one with TRACEMALLOC_IMPLEMENTATION"
+#endif
+#define stbds_rand_seed tm__stbds_rand_seed
+#define stbds_hash_bytes tm__stbds_hash_bytes
+#define stbds_hash_string tm__stbds_hash_string
+#define stbds_stralloc tm__stbds_stralloc
+#define stbds_strreset tm__stbds_strreset
+#define stbds_unit_tests tm__stbds_unit_tests
+#define stbds_arrgrowf tm__stbds_arrgrowf
+#define stbds_arrfreef tm__stbds_arrfreef
+#define stbds_hmfree_func tm__stbds_hmfree_func
+#define stbds_hmget_key tm__stbds_hmget_key
+#define stbds_hmget_key_ts tm__stbds_hmget_key_ts
+#define stbds_hmput_default tm__stbds_hmput_default
+#define stbds_hmput_key tm__stbds_hmput_key
+#define stbds_hmdel_key tm__stbds_hmdel_key
+#define stbds_shmode_func tm__stbds_shmode_func
+#define STBDS_REALLOC(context, ptr, size) tm__raw_realloc_or_jump(ptr, size)
+#define STBDS_FREE(context, ptr) tm__raw_free(ptr)
+#define STBDS_ASSERT(x) TM_ASSERT(x)
+#define STB_DS_IMPLEMENTATION
+#if !defined(__cplusplus) && !defined(typeof)
+#define typeof __typeof__ /* stb_ds's hm* macros use it; strict ISO modes lack the keyword */
+#define TM__TYPEOF_DEFINED
+#endif
+static void *tm__raw_realloc_or_jump(void *ptr, size_t size);
+static void tm__raw_free(void *ptr);
+/* stb_ds's own code and macros trip -Wextra's checks; they are silenced for it alone. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#pragma GCC diagnostic ignored "-Wunused-value"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#include "stb_ds.h"
+
+#ifdef TRACEMALLOC_STATIC
+#define TM__API static
+#else
+#define TM__API
+#endif
+
+#if defined(__GNUC__)
+#define TM__LIKELY(x) __builtin_expect(!!(x), 1)
+#define TM__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TM__THREAD __thread
+#else
+#error "tracemalloc.h: needs GCC or clang (thread-local storage and __atomic builtins)"
+#endif
+
+#define TM__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define TM__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define TM__ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define TM__SUB(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Locks. The pointer table takes a lock per allocation, so it is a spinlock: one atomic exchange
+   to take it and a plain release store to give it back, where a mutex pays two atomics. */
+/* ---------------------------------------------------------------------------------------------- */
+static void tm__lock(int *lock)
+{
+    unsigned spins = 0;
+    while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(lock, __ATOMIC_RELAXED)) {
+            if (++spins > 100) { /* the holder may be descheduled: let it run */
+                sched_yield();
+                spins = 0;
+            }
+        }
+    }
+}
+
+static void tm__unlock(int *lock)
+{
+    __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* State                                                                                          */
+/* ---------------------------------------------------------------------------------------------- */
+#define TM__SHARDS 16 /* a power of two: pointer hash -> shard */
+#define TM__SIZE_BITS 40
+#define TM__SIZE_MAX ((UINT64_C(1) << TM__SIZE_BITS) - 1)
+#define TM__TRACEBACK_MAX ((UINT64_C(1) << (64 - TM__SIZE_BITS)) - 1)
+#define TM__NO_TRACEBACK UINT32_MAX
+
+/* A live block of domain 0: its size and traceback id packed beside the pointer, so a slot is 16
+   bytes and 1M live blocks cost ~25 bytes each. Blocks too big or tracebacks too many for the
+   packing go to the table of other domains. ptr == 0 marks an empty slot. */
+typedef struct tm__slot {
+    uintptr_t ptr;
+    uint64_t packed; /* size | traceback id << TM__SIZE_BITS */
+} tm__slot;
+
+typedef struct tm__shard {
+    int lock;
+    size_t count, capacity;
+    tm__slot *slots;
+    char pad[64 - sizeof(int) - 2 * sizeof(size_t) - sizeof(void *) > 0
+                 ? 64 - sizeof(int) - 2 * sizeof(size_t) - sizeof(void *) : 1];
+} tm__shard;
+
+/* Traces of other domains (tm_track), and of blocks the packed slot cannot hold. */
+typedef struct tm__other_key {
+    uint64_t ptr;
+    uint64_t domain;
+} tm__other_key;
+typedef struct tm__other {
+    tm__other_key key;
+    size_t size;
+    uint32_t traceback;
+} tm__other;
+
+/* An interned traceback; frames follow the struct in the same allocation. */
+typedef struct tm__traceback {
+    tm_traceback pub;
+    uint64_t hash;
+    uint32_t next; /* next traceback with the same hash, or TM__NO_TRACEBACK */
+} tm__traceback;
+
+typedef struct tm__site_key {
+    const char *file;
+    const char *func;
+    uint64_t line;
+} tm__site_key;
+
+static struct tm__state {
+    int tracing;
+    int limit;
+    unsigned generation;     /* bumped by every clear: stale traceback ids are dropped */
+    size_t current, peak;    /* traced bytes */
+    size_t untraced_count, untraced_size;
+    size_t memory;           /* bytes held through the raw allocator */
+    size_t others_count;     /* entries in others, read without its lock */
+    tm__shard shards[TM__SHARDS];
+    int others_lock;
+    tm__other *others;                                   /* stb_ds hm */
+    int intern_lock;
+    struct { char *key; int value; } *strings;           /* stb_ds sh: interned strings */
+    struct { const char *key; const char *value; } *file_names; /* __FILE__ pointer -> string */
+    struct { tm__site_key key; uint32_t value; } *sites; /* call site -> traceback id */
+    struct { uint64_t key; uint32_t value; } *by_hash;   /* traceback hash -> first id */
+    tm__traceback **tracebacks;                          /* stb_ds arr, index = id */
+    int exit_dump_registered;
+} tm__state;
+
+/* The tracker's own allocations come back through the wrappers when TM_RAW_REALLOC is itself
+   traced, or in a preloaded library: the guard makes the inner call pass straight through. */
+static TM__THREAD int tm__busy;
+/* Where stb_ds jumps when the raw allocator fails (see tm__raw_realloc_or_jump). */
+static TM__THREAD jmp_buf *tm__oom_target;
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Raw allocator: every byte the tracker holds goes through here and is counted, never traced.    */
+/* ---------------------------------------------------------------------------------------------- */
+#define TM__RAW_HEADER 16 /* keeps the caller's alignment at 16 bytes */
+
+static void *tm__raw_realloc(void *ptr, size_t size)
+{
+    char *block = ptr ? (char *)ptr - TM__RAW_HEADER : NULL;
+    size_t old = block ? *(size_t *)(void *)block : 0;
+    char *grown;
+    if (size > SIZE_MAX - TM__RAW_HEADER) return NULL;
+    grown = (char *)TM_RAW_REALLOC(block, size + TM__RAW_HEADER);
+    if (!grown) return NULL;
+    *(size_t *)(void *)grown = size;
+    TM__ADD(&tm__state.memory, size);
+    TM__SUB(&tm__state.memory, old);
+    return grown + TM__RAW_HEADER;
+}
+
+static void tm__raw_free(void *ptr)
+{
+    char *block;
+    if (!ptr) return;
+    block = (char *)ptr - TM__RAW_HEADER;
+    TM__SUB(&tm__state.memory, *(size_t *)(void *)block);
+    TM_RAW_FREE(block);
+}
+
+/* stb_ds never checks its allocator's result: when ours fails, jump back to the operation's
+   start (each stb_ds call runs under tm__try), where the structure is still as it was. */
+static void *tm__raw_realloc_or_jump(void *ptr, size_t size)
+{
+    void *grown = tm__raw_realloc(ptr, size);
+    if (!grown && size) longjmp(*tm__oom_target, 1);
+    return grown;
+}
+
+static char *tm__raw_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = (char *)tm__raw_realloc(NULL, n);
+    if (copy) memcpy(copy, s, n);
+    return copy;
+}
+
+/* Runs `body` with stb_ds's allocation failures caught: on failure, `failed` runs instead of the
+   rest (it must leave the function), with every structure as it was before the failing call. */
+#define TM__TRY(failed)                                                                            \
+    jmp_buf tm__jump;                                                                              \
+    jmp_buf *tm__outer = tm__oom_target;                                                           \
+    tm__oom_target = &tm__jump;                                                                    \
+    if (setjmp(tm__jump)) {                                                                        \
+        tm__oom_target = tm__outer;                                                                \
+        failed;                                                                                    \
+    }
+#define TM__END_TRY (tm__oom_target = tm__outer)
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Interning: strings, tracebacks and call sites, under intern_lock. A traceback id is an index  */
+/* into tm__state.tracebacks and stays valid until the next clear (tm__state.generation).         */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Returns the tracker's copy of s, or NULL when out of memory. */
+static const char *tm__intern_string(const char *s)
+{
+    ptrdiff_t i = shgeti(tm__state.strings, (char *)s);
+    char *copy;
+    if (i >= 0) return tm__state.strings[i].key;
+    copy = tm__raw_strdup(s);
+    if (copy) shput(tm__state.strings, copy, 0);
+    return copy;
+}
+
+/* __FILE__ pointers repeat: the file name itself is hashed once per pointer. */
+static const char *tm__intern_file(const char *file)
+{
+    ptrdiff_t i = hmgeti(tm__state.file_names, file);
+    const char *name;
+    if (i >= 0) return tm__state.file_names[i].value;
+    name = tm__intern_string(file);
+    if (name) hmput(tm__state.file_names, file, name);
+    return name;
+}
+
+static uint64_t tm__hash_frames(const tm_frame *frames, int nframe, int total_nframe)
+{
+    uint64_t h = 14695981039346656037u ^ (uint64_t)total_nframe;
+    int i;
+    for (i = 0; i < nframe; i++) { /* interned strings: the pointer is the identity */
+        h = (h ^ (uint64_t)(uintptr_t)frames[i].filename) * 1099511628211u;
+        h = (h ^ frames[i].lineno) * 1099511628211u;
+        h = (h ^ (uint64_t)(uintptr_t)frames[i].function) * 1099511628211u;
+    }
+    return h;
+}
+
+static int tm__same_frames(const tm_traceback *tb, const tm_frame *frames, int nframe, int total)
+{
+    int i;
+    if (tb->nframe != nframe || tb->total_nframe != total) return 0;
+    for (i = 0; i < nframe; i++)
+        if (tb->frames[i].filename != frames[i].filename || tb->frames[i].lineno != frames[i].lineno
+            || tb->frames[i].function != frames[i].function)
+            return 0;
+    return 1;
+}
+
+static tm__traceback *tm__new_traceback(const tm_frame *frames, int nframe, int total, uint64_t h)
+{
+    tm__traceback *tb = (tm__traceback *)tm__raw_realloc(NULL, sizeof *tb + (size_t)nframe * sizeof *frames);
+    tm_frame *copy;
+    if (!tb) return NULL;
+    copy = (tm_frame *)(void *)(tb + 1);
+    memcpy(copy, frames, (size_t)nframe * sizeof *frames);
+    tb->pub.nframe = nframe;
+    tb->pub.total_nframe = total;
+    tb->pub.frames = copy;
+    tb->hash = h;
+    tb->next = TM__NO_TRACEBACK;
+    return tb;
+}
+
+/* Frames hold interned strings. Returns the traceback id, or TM__NO_TRACEBACK when out of memory. */
+static uint32_t tm__intern_traceback(const tm_frame *frames, int nframe, int total)
+{
+    uint64_t h = tm__hash_frames(frames, nframe, total);
+    ptrdiff_t i = hmgeti(tm__state.by_hash, h);
+    uint32_t id = i >= 0 ? tm__state.by_hash[i].value : TM__NO_TRACEBACK;
+    tm__traceback *tb;
+    for (; id != TM__NO_TRACEBACK; id = tm__state.tracebacks[id]->next)
+        if (tm__same_frames(&tm__state.tracebacks[id]->pub, frames, nframe, total)) return id;
+    tb = tm__new_traceback(frames, nframe, total, h);
+    if (!tb) return TM__NO_TRACEBACK;
+    tb->next = i >= 0 ? tm__state.by_hash[i].value : TM__NO_TRACEBACK;
+    arrput(tm__state.tracebacks, tb);
+    id = (uint32_t)(arrlen(tm__state.tracebacks) - 1);
+    hmput(tm__state.by_hash, h, id);
+    return id;
+}
+
+static uint32_t tm__intern_site_locked(const char *file, unsigned line, const char *func)
+{
+    tm__site_key key;
+    ptrdiff_t i;
+    tm_frame frame;
+    uint32_t id;
+    memset(&key, 0, sizeof key);
+    key.file = file;
+    key.func = func;
+    key.line = line;
+    i = hmgeti(tm__state.sites, key);
+    if (i >= 0) return tm__state.sites[i].value;
+    frame.filename = tm__intern_file(file ? file : "<unknown>");
+    frame.lineno = line;
+    frame.function = func ? tm__intern_string(func) : NULL;
+    if (!frame.filename || (func && !frame.function)) return TM__NO_TRACEBACK;
+    id = tm__intern_traceback(&frame, 1, 1);
+    if (id != TM__NO_TRACEBACK) hmput(tm__state.sites, key, id);
+    return id;
+}
+
+/* The traceback of a call site, and in *generation the clear it belongs to. */
+static uint32_t tm__intern_site(const char *file, unsigned line, const char *func, unsigned *generation)
+{
+    uint32_t id;
+    tm__lock(&tm__state.intern_lock);
+    {
+        TM__TRY(tm__unlock(&tm__state.intern_lock); return TM__NO_TRACEBACK)
+        id = tm__intern_site_locked(file, line, func);
+        TM__END_TRY;
+    }
+    *generation = tm__state.generation;
+    tm__unlock(&tm__state.intern_lock);
+    return id;
+}
+
+/* A call site costs one interning per thread: after that, this cache answers without a lock. */
+#define TM__SITE_CACHE 64
+static TM__THREAD struct tm__site_cache {
+    const char *file, *func;
+    unsigned line, generation;
+    uint32_t traceback;
+} tm__site_cache[TM__SITE_CACHE];
+
+static uint32_t tm__site_traceback(const char *file, unsigned line, const char *func, unsigned *generation)
+{
+    struct tm__site_cache *c = &tm__site_cache[(((uintptr_t)file >> 4) ^ (line * 40503u)) % TM__SITE_CACHE];
+    unsigned current = __atomic_load_n(&tm__state.generation, __ATOMIC_RELAXED);
+    uint32_t id;
+    if (TM__LIKELY(c->file == file && c->line == line && c->func == func && c->generation == current)) {
+        *generation = current;
+        return c->traceback;
+    }
+    id = tm__intern_site(file, line, func, generation);
+    if (id != TM__NO_TRACEBACK) {
+        c->file = file;
+        c->func = func;
+        c->line = line;
+        c->generation = *generation;
+        c->traceback = id;
+    }
+    return id;
+}
+
+/* tm_track_frames: frames beyond the limit are dropped from the oldest end, as in Python. */
+static uint32_t tm__intern_frames_locked(const tm_frame *frames, int nframe, int limit)
+{
+    tm_frame kept[64], *copy = kept;
+    int n = nframe < limit ? nframe : limit, i;
+    uint32_t id = TM__NO_TRACEBACK;
+    if (n == 0) { /* Python records an empty stack as one "<unknown>" frame */
+        tm_frame unknown = {"<unknown>", 0, NULL};
+        return tm__intern_frames_locked(&unknown, 1, 1);
+    }
+    if (n > 64 && !(copy = (tm_frame *)tm__raw_realloc(NULL, (size_t)n * sizeof *copy))) return id;
+    for (i = 0; i < n; i++) {
+        const char *function = frames[i].function;
+        copy[i].filename = tm__intern_string(frames[i].filename ? frames[i].filename : "<unknown>");
+        copy[i].lineno = frames[i].lineno;
+        copy[i].function = function ? tm__intern_string(function) : NULL;
+        if (!copy[i].filename || (function && !copy[i].function)) break;
+    }
+    if (i == n) id = tm__intern_traceback(copy, n, nframe > n ? nframe : n);
+    if (copy != kept) tm__raw_free(copy);
+    return id;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Traced memory                                                                                  */
+/* ---------------------------------------------------------------------------------------------- */
+static void tm__count_traced(size_t size)
+{
+    size_t current = TM__ADD(&tm__state.current, size);
+    size_t peak = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED);
+    while (current > peak
+           && !__atomic_compare_exchange_n(&tm__state.peak, &peak, current, 1, __ATOMIC_RELAXED,
+                                           __ATOMIC_RELAXED)) {
+    }
+}
+
+static void tm__count_untraced(size_t size)
+{
+    TM__ADD(&tm__state.untraced_count, 1);
+    TM__ADD(&tm__state.untraced_size, size);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The pointer table of domain 0: on every allocation and free, so purpose-built: 16 shards, each */
+/* an open-addressing table (linear probing, backward-shift deletion, grown by half at 80% load) */
+/* under its own spinlock. stb_ds costs ~270 ns per put+delete at 1M keys; this costs ~10.       */
+/* ---------------------------------------------------------------------------------------------- */
+__extension__ typedef unsigned __int128 tm__u128;
+
+static uint64_t tm__hash_pointer(uintptr_t ptr)
+{
+    uint64_t h = (uint64_t)ptr;
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    return h;
+}
+
+static tm__shard *tm__shard_of(uint64_t h)
+{
+    return &tm__state.shards[h & (TM__SHARDS - 1)];
+}
+
+/* Any capacity, not only powers of two: the table grows by half, which keeps it 53-80% full. */
+static size_t tm__home(uint64_t h, size_t capacity)
+{
+    return (size_t)(((tm__u128)h * capacity) >> 64);
+}
+
+static void tm__slot_place(tm__slot *slots, size_t capacity, tm__slot slot)
+{
+    size_t i = tm__home(tm__hash_pointer(slot.ptr), capacity);
+    while (slots[i].ptr) i = i + 1 == capacity ? 0 : i + 1;
+    slots[i] = slot;
+}
+
+static int tm__shard_grow(tm__shard *s)
+{
+    size_t capacity = s->capacity < 64 ? 64 : s->capacity + s->capacity / 2, i;
+    tm__slot *slots = (tm__slot *)tm__raw_realloc(NULL, capacity * sizeof *slots);
+    if (!slots) return -1;
+    memset(slots, 0, capacity * sizeof *slots);
+    for (i = 0; i < s->capacity; i++)
+        if (s->slots[i].ptr) tm__slot_place(slots, capacity, s->slots[i]);
+    tm__raw_free(s->slots);
+    s->slots = slots;
+    s->capacity = capacity;
+    return 0;
+}
+
+static tm__slot *tm__shard_find(tm__shard *s, uintptr_t ptr, uint64_t h)
+{
+    size_t i;
+    if (!s->capacity) return NULL;
+    for (i = tm__home(h, s->capacity); s->slots[i].ptr; i = i + 1 == s->capacity ? 0 : i + 1)
+        if (s->slots[i].ptr == ptr) return &s->slots[i];
+    return NULL;
+}
+
+/* Backward-shift deletion: no tombstones, so a churning table keeps short probes. */
+static void tm__shard_erase(tm__shard *s, tm__slot *slot)
+{
+    size_t hole = (size_t)(slot - s->slots), i = hole, capacity = s->capacity;
+    for (;;) {
+        size_t home;
+        i = i + 1 == capacity ? 0 : i + 1;
+        if (!s->slots[i].ptr) break;
+        home = tm__home(tm__hash_pointer(s->slots[i].ptr), capacity);
+        /* the entry at i may move into the hole unless its home lies cyclically in (hole, i] */
+        if (hole <= i ? (home <= hole || home > i) : (home <= hole && home > i)) {
+            s->slots[hole] = s->slots[i];
+            hole = i;
+        }
+    }
+    s->slots[hole].ptr = 0;
+    s->count--;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Traces of other domains, and blocks a slot cannot pack: rare, so stb_ds under one lock.        */
+/* ---------------------------------------------------------------------------------------------- */
+static tm__other_key tm__other_key_of(unsigned domain, uintptr_t ptr)
+{
+    tm__other_key key;
+    key.ptr = ptr;
+    key.domain = domain;
+    return key;
+}
+
+static int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
+{
+    tm__other entry;
+    ptrdiff_t i;
+    tm__lock(&tm__state.others_lock);
+    if (generation != tm__state.generation) { /* cleared since the traceback was interned */
+        tm__unlock(&tm__state.others_lock);
+        return 0;
+    }
+    {
+        TM__TRY(tm__unlock(&tm__state.others_lock); return -1)
+        entry.key = tm__other_key_of(domain, ptr);
+        entry.size = size;
+        entry.traceback = tb;
+        i = hmgeti(tm__state.others, entry.key);
+        if (i >= 0) TM__SUB(&tm__state.current, tm__state.others[i].size);
+        hmputs(tm__state.others, entry);
+        TM__END_TRY;
+    }
+    __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
+    tm__count_traced(size);
+    tm__unlock(&tm__state.others_lock);
+    return 0;
+}
+
+/* Removes a trace; returns 1 with its size and traceback when there was one. */
+static int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb)
+{
+    tm__other_key key = tm__other_key_of(domain, ptr);
+    ptrdiff_t i;
+    tm__lock(&tm__state.others_lock);
+    i = hmgeti(tm__state.others, key);
+    if (i >= 0) {
+        *size = tm__state.others[i].size;
+        *tb = tm__state.others[i].traceback;
+        TM__SUB(&tm__state.current, *size);
+        (void)hmdel(tm__state.others, key); /* shrinking frees, never allocates */
+        __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
+    }
+    tm__unlock(&tm__state.others_lock);
+    return i >= 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Traces: put and take, whatever table holds them.                                              */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Records a trace; returns 0, or -1 when the tracker has no memory left (the block is untraced). */
+static int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
+{
+    uint64_t h = tm__hash_pointer(ptr);
+    tm__shard *s = tm__shard_of(h);
+    tm__slot *slot;
+    if (domain != TM_DOMAIN_MALLOC || (uint64_t)size > TM__SIZE_MAX || tb >= TM__TRACEBACK_MAX)
+        return tm__other_put(domain, ptr, size, tb, generation);
+    tm__lock(&s->lock);
+    if (TM__UNLIKELY(generation != tm__state.generation)) { /* cleared meanwhile */
+        tm__unlock(&s->lock);
+        return 0;
+    }
+    slot = tm__shard_find(s, ptr, h);
+    if (slot) { /* the block was freed behind the tracker's back: this trace replaces it */
+        TM__SUB(&tm__state.current, (size_t)(slot->packed & TM__SIZE_MAX));
+    } else {
+        if (TM__UNLIKELY((s->count + 1) * 5 > s->capacity * 4) && tm__shard_grow(s)) {
+            tm__unlock(&s->lock);
+            return -1;
+        }
+        slot = &s->slots[tm__home(h, s->capacity)];
+        while (slot->ptr) slot = slot + 1 == s->slots + s->capacity ? s->slots : slot + 1;
+        slot->ptr = ptr;
+        s->count++;
+    }
+    slot->packed = (uint64_t)size | (uint64_t)tb << TM__SIZE_BITS;
+    tm__count_traced(size);
+    tm__unlock(&s->lock);
+    return 0;
+}
+
+/* Removes the trace of a block; returns 1 with its size, traceback and generation if there was one. */
+static int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb, unsigned *generation)
+{
+    uint64_t h = tm__hash_pointer(ptr);
+    tm__shard *s = tm__shard_of(h);
+    tm__slot *slot;
+    if (domain == TM_DOMAIN_MALLOC) {
+        tm__lock(&s->lock);
+        *generation = tm__state.generation;
+        slot = tm__shard_find(s, ptr, h);
+        if (slot) {
+            *size = (size_t)(slot->packed & TM__SIZE_MAX);
+            *tb = (uint32_t)(slot->packed >> TM__SIZE_BITS);
+            TM__SUB(&tm__state.current, *size);
+            tm__shard_erase(s, slot);
+        }
+        tm__unlock(&s->lock);
+        if (slot) return 1;
+    }
+    if (!__atomic_load_n(&tm__state.others_count, __ATOMIC_RELAXED)) return 0;
+    *generation = __atomic_load_n(&tm__state.generation, __ATOMIC_RELAXED);
+    return tm__other_take(domain, ptr, size, tb);
+}
+
+/* Locks everything, in the one order every path follows: interning, shards, others. */
+static void tm__lock_all(void)
+{
+    int i;
+    tm__lock(&tm__state.intern_lock);
+    for (i = 0; i < TM__SHARDS; i++) tm__lock(&tm__state.shards[i].lock);
+    tm__lock(&tm__state.others_lock);
+}
+
+static void tm__unlock_shards(void)
+{
+    int i;
+    for (i = TM__SHARDS - 1; i >= 0; i--) tm__unlock(&tm__state.shards[i].lock);
+}
+
+static void tm__unlock_all(void)
+{
+    tm__unlock(&tm__state.others_lock);
+    tm__unlock_shards();
+    tm__unlock(&tm__state.intern_lock);
+}
+
+/* Frees every trace and interned traceback; callers hold every lock. */
+static void tm__clear_locked(void)
+{
+    ptrdiff_t i;
+    int s;
+    for (s = 0; s < TM__SHARDS; s++) {
+        tm__raw_free(tm__state.shards[s].slots);
+        tm__state.shards[s].slots = NULL;
+        tm__state.shards[s].count = tm__state.shards[s].capacity = 0;
+    }
+    hmfree(tm__state.others);
+    __atomic_store_n(&tm__state.others_count, 0, __ATOMIC_RELAXED);
+    for (i = 0; i < arrlen(tm__state.tracebacks); i++) tm__raw_free(tm__state.tracebacks[i]);
+    arrfree(tm__state.tracebacks);
+    for (i = 0; i < shlen(tm__state.strings); i++) tm__raw_free(tm__state.strings[i].key);
+    shfree(tm__state.strings);
+    hmfree(tm__state.file_names);
+    hmfree(tm__state.sites);
+    hmfree(tm__state.by_hash);
+    __atomic_add_fetch(&tm__state.generation, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&tm__state.current, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&tm__state.peak, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&tm__state.untraced_count, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&tm__state.untraced_size, 0, __ATOMIC_RELAXED);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Tracker API                                                                                    */
+/* ---------------------------------------------------------------------------------------------- */
+static void tm__atfork_prepare(void) { tm__lock_all(); }
+static void tm__atfork_release(void) { tm__unlock_all(); }
+
+TM__API int tm_start(int nframe)
+{
+    static int atfork_registered;
+    if (nframe < 1 || nframe > TM_MAX_NFRAME) return -1;
+    if (!__atomic_exchange_n(&atfork_registered, 1, __ATOMIC_ACQ_REL))
+        pthread_atfork(tm__atfork_prepare, tm__atfork_release, tm__atfork_release);
+    /* as Python: starting again keeps the traces and takes the new limit */
+    __atomic_store_n(&tm__state.limit, nframe, __ATOMIC_RELAXED);
+    TM__STORE(&tm__state.tracing, 1);
+    return 0;
+}
+
+TM__API void tm_stop(void)
+{
+    TM__STORE(&tm__state.tracing, 0);
+    tm_clear_traces();
+}
+
+TM__API int tm_is_tracing(void) { return TM__LOAD(&tm__state.tracing); }
+
+TM__API void tm_clear_traces(void)
+{
+    tm__lock_all();
+    tm__clear_locked();
+    tm__unlock_all();
+}
+
+TM__API void tm_get_traced_memory(size_t *current, size_t *peak)
+{
+    if (current) *current = __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED);
+    if (peak) *peak = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED);
+}
+
+TM__API void tm_reset_peak(void)
+{
+    __atomic_store_n(&tm__state.peak, __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED),
+                     __ATOMIC_RELAXED);
+}
+
+TM__API size_t tm_get_tracemalloc_memory(void) { return __atomic_load_n(&tm__state.memory, __ATOMIC_RELAXED); }
+
+TM__API void tm_get_untraced_memory(size_t *count, size_t *size)
+{
+    if (count) *count = __atomic_load_n(&tm__state.untraced_count, __ATOMIC_RELAXED);
+    if (size) *size = __atomic_load_n(&tm__state.untraced_size, __ATOMIC_RELAXED);
+}
+
+TM__API int tm_get_traceback_limit(void) { return __atomic_load_n(&tm__state.limit, __ATOMIC_RELAXED); }
+
+TM__API const tm_traceback *tm_get_object_traceback(const void *ptr)
+{
+    uint64_t h = tm__hash_pointer((uintptr_t)ptr);
+    tm__shard *s = tm__shard_of(h);
+    const tm_traceback *traceback = NULL;
+    tm__slot *slot;
+    uint32_t id = TM__NO_TRACEBACK;
+    tm__lock(&tm__state.intern_lock); /* the traceback array may move while interning */
+    tm__lock(&s->lock);
+    slot = tm__shard_find(s, (uintptr_t)ptr, h);
+    if (slot) id = (uint32_t)(slot->packed >> TM__SIZE_BITS);
+    tm__unlock(&s->lock);
+    if (id == TM__NO_TRACEBACK && tm__state.others_count) {
+        tm__other_key key = tm__other_key_of(TM_DOMAIN_MALLOC, (uintptr_t)ptr);
+        ptrdiff_t i;
+        tm__lock(&tm__state.others_lock);
+        i = hmgeti(tm__state.others, key);
+        if (i >= 0) id = tm__state.others[i].traceback;
+        tm__unlock(&tm__state.others_lock);
+    }
+    if (id != TM__NO_TRACEBACK) traceback = &tm__state.tracebacks[id]->pub;
+    tm__unlock(&tm__state.intern_lock);
+    return traceback;
+}
+
+static int tm__active(void)
+{
+    return TM__LIKELY(__atomic_load_n(&tm__state.tracing, __ATOMIC_RELAXED)) && !tm__busy;
+}
+
+/* Traces a block at a call site; returns 0, or -1 when the tracker could not record it (the
+   block is counted as untraced). */
+static int tm__trace(unsigned domain, uintptr_t ptr, size_t size, const char *file, unsigned line,
+                     const char *func)
+{
+    unsigned generation = 0;
+    uint32_t tb;
+    int status = 0;
+    tm__busy = 1;
+    tb = tm__site_traceback(file, line, func, &generation);
+    if (tb == TM__NO_TRACEBACK || tm__put(domain, ptr, size, tb, generation)) {
+        tm__count_untraced(size);
+        status = -1;
+    }
+    tm__busy = 0;
+    return status;
+}
+
+static void tm__forget(unsigned domain, const void *ptr)
+{
+    size_t size;
+    uint32_t tb;
+    unsigned generation;
+    tm__busy = 1;
+    (void)tm__take(domain, (uintptr_t)ptr, &size, &tb, &generation);
+    tm__busy = 0;
+}
+
+TM__API int tm_track_at(unsigned domain, const void *ptr, size_t size, const char *file, unsigned line,
+                        const char *func)
+{
+    if (!tm_is_tracing()) return -2; /* as PyTraceMalloc_Track */
+    if (tm__busy) return -1;
+    return tm__trace(domain, (uintptr_t)ptr, size, file, line, func);
+}
+
+TM__API int tm_untrack(unsigned domain, const void *ptr)
+{
+    if (!tm_is_tracing()) return -2;
+    if (tm__busy) return -1;
+    tm__forget(domain, ptr);
+    return 0;
+}
+
+TM__API int tm_track_frames(unsigned domain, const void *ptr, size_t size, const tm_frame *frames, int nframe)
+{
+    unsigned generation;
+    uint32_t tb;
+    int status = -1;
+    if (!tm_is_tracing()) return -2;
+    if (tm__busy || nframe < 0 || (nframe > 0 && !frames)) return -1;
+    tm__busy = 1;
+    tm__lock(&tm__state.intern_lock);
+    {
+        TM__TRY(tm__unlock(&tm__state.intern_lock); tm__busy = 0; return -1)
+        tb = tm__intern_frames_locked(frames, nframe, tm_get_traceback_limit());
+        TM__END_TRY;
+    }
+    generation = tm__state.generation;
+    tm__unlock(&tm__state.intern_lock);
+    if (tb != TM__NO_TRACEBACK) status = tm__put(domain, (uintptr_t)ptr, size, tb, generation);
+    tm__busy = 0;
+    return status;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Allocator wrappers. The traced size is the requested size, as Python's.                        */
+/* ---------------------------------------------------------------------------------------------- */
+static void *tm__traced(void *ptr, size_t size, const char *file, unsigned line, const char *func)
+{
+    if (ptr && tm__active()) (void)tm__trace(TM_DOMAIN_MALLOC, (uintptr_t)ptr, size, file, line, func);
+    return ptr;
+}
+
+TM__API void *tm_malloc_at(size_t size, const char *file, unsigned line, const char *func)
+{
+    return tm__traced((malloc)(size), size, file, line, func);
+}
+
+TM__API void *tm_calloc_at(size_t count, size_t size, const char *file, unsigned line, const char *func)
+{
+    if (count && size > SIZE_MAX / count) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return tm__traced((calloc)(count, size), count * size, file, line, func);
+}
+
+TM__API void tm_free(void *ptr)
+{
+    if (ptr && tm__active()) tm__forget(TM_DOMAIN_MALLOC, ptr);
+    (free)(ptr);
+}
+
+/* The old trace goes before the call, so the peak never holds old and new block together; it
+   comes back if realloc fails and the old block lives on. */
+TM__API void *tm_realloc_at(void *ptr, size_t size, const char *file, unsigned line, const char *func)
+{
+    size_t old_size = 0;
+    uint32_t old_tb = 0;
+    unsigned generation = 0;
+    int had = 0;
+    void *moved;
+    if (!tm__active()) return (realloc)(ptr, size);
+    if (ptr) {
+        tm__busy = 1;
+        had = tm__take(TM_DOMAIN_MALLOC, (uintptr_t)ptr, &old_size, &old_tb, &generation);
+        tm__busy = 0;
+    }
+    moved = (realloc)(ptr, size);
+    if (moved) return tm__traced(moved, size, file, line, func);
+    if (had && (size || !ptr)) { /* failed: the old block is intact (size 0 freed it) */
+        tm__busy = 1;
+        if (tm__put(TM_DOMAIN_MALLOC, (uintptr_t)ptr, old_size, old_tb, generation)) tm__count_untraced(old_size);
+        tm__busy = 0;
+    }
+    return NULL;
+}
+
+TM__API void *tm_reallocarray_at(void *ptr, size_t count, size_t size, const char *file, unsigned line,
+                                 const char *func)
+{
+    if (count && size > SIZE_MAX / count) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return tm_realloc_at(ptr, count * size, file, line, func);
+}
+
+TM__API char *tm_strdup_at(const char *s, const char *file, unsigned line, const char *func)
+{
+    size_t size = strlen(s) + 1;
+    char *copy = (char *)tm_malloc_at(size, file, line, func);
+    if (copy) memcpy(copy, s, size);
+    return copy;
+}
+
+TM__API char *tm_strndup_at(const char *s, size_t n, const char *file, unsigned line, const char *func)
+{
+    const char *end = (const char *)memchr(s, 0, n);
+    size_t length = end ? (size_t)(end - s) : n;
+    char *copy = (char *)tm_malloc_at(length + 1, file, line, func);
+    if (copy) {
+        memcpy(copy, s, length);
+        copy[length] = 0;
+    }
+    return copy;
+}
+
+TM__API void *tm_aligned_alloc_at(size_t alignment, size_t size, const char *file, unsigned line,
+                                  const char *func)
+{
+    return tm__traced((aligned_alloc)(alignment, size), size, file, line, func);
+}
+
+TM__API int tm_posix_memalign_at(void **out, size_t alignment, size_t size, const char *file, unsigned line,
+                                 const char *func)
+{
+    int status = (posix_memalign)(out, alignment, size);
+    if (status == 0) tm__traced(*out, size, file, line, func);
+    return status;
+}
+
+#ifdef __GLIBC__
+TM__API void *tm_memalign_at(size_t alignment, size_t size, const char *file, unsigned line, const char *func)
+{
+    return tm__traced((memalign)(alignment, size), size, file, line, func);
+}
+
+TM__API void *tm_valloc_at(size_t size, const char *file, unsigned line, const char *func)
+{
+    return tm__traced((valloc)(size), size, file, line, func);
+}
+
+TM__API void *tm_pvalloc_at(size_t size, const char *file, unsigned line, const char *func)
+{
+    return tm__traced((pvalloc)(size), size, file, line, func);
+}
+#else /* elsewhere: the same contract through posix_memalign */
+TM__API void *tm_memalign_at(size_t alignment, size_t size, const char *file, unsigned line, const char *func)
+{
+    void *ptr = NULL;
+    return tm_posix_memalign_at(&ptr, alignment, size, file, line, func) ? NULL : ptr;
+}
+
+TM__API void *tm_valloc_at(size_t size, const char *file, unsigned line, const char *func)
+{
+    return tm_memalign_at((size_t)sysconf(_SC_PAGESIZE), size, file, line, func);
+}
+
+TM__API void *tm_pvalloc_at(size_t size, const char *file, unsigned line, const char *func)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *ptr = NULL;
+    if ((posix_memalign)(&ptr, page, (size + page - 1) / page * page)) return NULL;
+    return tm__traced(ptr, size, file, line, func);
+}
+#endif
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Snapshots: a copy of every trace, and of the tracebacks and strings they use, so a snapshot    */
+/* outlives tm_clear_traces and tm_stop.                                                          */
+/* ---------------------------------------------------------------------------------------------- */
+struct tm_snapshot {
+    tm_trace *traces;           /* stb_ds arr */
+    tm_traceback *tracebacks;   /* stb_ds arr */
+    tm_frame *frames;           /* stb_ds arr: every traceback's frames, one after the other */
+    uint32_t *frame_strings;    /* stb_ds arr: 2 per frame, string ids of filename and function */
+    char **strings;             /* stb_ds arr */
+    struct tm__string_id { const char *key; uint32_t value; } *string_ids; /* while copying */
+    uint32_t *new_ids;          /* while copying: interned traceback id -> snapshot's, or NONE */
+    char *label;
+    uint64_t time_ns, pid, current, peak, memory, untraced_count, untraced_size;
+    int limit;
+};
+
+TM__API void tm_snapshot_free(tm_snapshot *snapshot)
+{
+    ptrdiff_t i;
+    if (!snapshot) return;
+    for (i = 0; i < arrlen(snapshot->strings); i++) tm__raw_free(snapshot->strings[i]);
+    arrfree(snapshot->strings);
+    arrfree(snapshot->traces);
+    arrfree(snapshot->tracebacks);
+    arrfree(snapshot->frames);
+    arrfree(snapshot->frame_strings);
+    hmfree(snapshot->string_ids);
+    arrfree(snapshot->new_ids);
+    tm__raw_free(snapshot->label);
+    tm__raw_free(snapshot);
+}
+
+static void tm__snapshot_add(tm_snapshot *snapshot, unsigned domain, uintptr_t ptr, size_t size, uint32_t tb)
+{
+    tm_trace trace;
+    trace.domain = domain;
+    trace.size = size;
+    trace.address = ptr;
+    trace.traceback = (const tm_traceback *)(uintptr_t)tb; /* an id until tm__snapshot_tracebacks */
+    arrput(snapshot->traces, trace);
+}
+
+/* Copies every trace; callers hold every lock. */
+static void tm__snapshot_traces(tm_snapshot *snapshot)
+{
+    size_t total = (size_t)hmlen(tm__state.others), i;
+    int s;
+    for (s = 0; s < TM__SHARDS; s++) total += tm__state.shards[s].count;
+    arrsetcap(snapshot->traces, total);
+    for (s = 0; s < TM__SHARDS; s++) {
+        const tm__shard *shard = &tm__state.shards[s];
+        for (i = 0; i < shard->capacity; i++)
+            if (shard->slots[i].ptr)
+                tm__snapshot_add(snapshot, TM_DOMAIN_MALLOC, shard->slots[i].ptr,
+                                 (size_t)(shard->slots[i].packed & TM__SIZE_MAX),
+                                 (uint32_t)(shard->slots[i].packed >> TM__SIZE_BITS));
+    }
+    for (i = 0; i < (size_t)hmlen(tm__state.others); i++) {
+        const tm__other *other = &tm__state.others[i];
+        tm__snapshot_add(snapshot, (unsigned)other->key.domain, (uintptr_t)other->key.ptr, other->size,
+                         other->traceback);
+    }
+}
+
+/* The snapshot's id of an interned string, copying it on first use. */
+static uint32_t tm__snapshot_string(tm_snapshot *snapshot, const char *s)
+{
+    ptrdiff_t i;
+    char *copy;
+    if (!s) return TM_DUMP_NONE;
+    i = hmgeti(snapshot->string_ids, s);
+    if (i >= 0) return snapshot->string_ids[i].value;
+    copy = tm__raw_strdup(s);
+    if (!copy) longjmp(*tm__oom_target, 1);
+    arrput(snapshot->strings, copy);
+    hmput(snapshot->string_ids, s, (uint32_t)(arrlen(snapshot->strings) - 1));
+    return (uint32_t)(arrlen(snapshot->strings) - 1);
+}
+
+static void tm__snapshot_frames(tm_snapshot *snapshot, const tm_traceback *tb)
+{
+    int i;
+    for (i = 0; i < tb->nframe; i++) {
+        tm_frame frame = tb->frames[i];
+        uint32_t file = tm__snapshot_string(snapshot, frame.filename);
+        uint32_t function = tm__snapshot_string(snapshot, frame.function);
+        frame.filename = snapshot->strings[file];
+        frame.function = function == TM_DUMP_NONE ? NULL : snapshot->strings[function];
+        arrput(snapshot->frames, frame);
+        arrput(snapshot->frame_strings, file);
+        arrput(snapshot->frame_strings, function);
+    }
+}
+
+/* Copies the tracebacks the traces use, in order of first use, and points the traces at them;
+   callers hold intern_lock. */
+static void tm__snapshot_tracebacks(tm_snapshot *snapshot)
+{
+    size_t ntraceback = (size_t)arrlen(tm__state.tracebacks), nframe = 0, i;
+    ptrdiff_t k, offset = 0;
+    arrsetlen(snapshot->new_ids, ntraceback);
+    memset(snapshot->new_ids, 0xFF, ntraceback * sizeof *snapshot->new_ids);
+    for (i = 0; i < (size_t)arrlen(snapshot->traces); i++) {
+        uint32_t id = (uint32_t)(uintptr_t)snapshot->traces[i].traceback;
+        TM_ASSERT(id < ntraceback);
+        if (snapshot->new_ids[id] == TM_DUMP_NONE) {
+            snapshot->new_ids[id] = (uint32_t)arrlen(snapshot->tracebacks);
+            arrput(snapshot->tracebacks, tm__state.tracebacks[id]->pub);
+            nframe += (size_t)tm__state.tracebacks[id]->pub.nframe;
+        }
+    }
+    arrsetcap(snapshot->frames, nframe); /* no move while the tracebacks point into it */
+    for (k = 0; k < arrlen(snapshot->tracebacks); k++) {
+        tm__snapshot_frames(snapshot, &snapshot->tracebacks[k]);
+        snapshot->tracebacks[k].frames = snapshot->frames + offset;
+        offset += snapshot->tracebacks[k].nframe;
+    }
+    for (i = 0; i < (size_t)arrlen(snapshot->traces); i++) {
+        uint32_t id = (uint32_t)(uintptr_t)snapshot->traces[i].traceback;
+        snapshot->traces[i].traceback = &snapshot->tracebacks[snapshot->new_ids[id]];
+    }
+}
+
+static uint64_t tm__now_ns(void)
+{
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_usec * 1000u;
+}
+
+static void tm__snapshot_metadata(tm_snapshot *snapshot)
+{
+    snapshot->time_ns = tm__now_ns();
+    snapshot->pid = (uint64_t)getpid();
+    snapshot->current = tm__state.current;
+    snapshot->peak = tm__state.peak;
+    snapshot->untraced_count = tm__state.untraced_count;
+    snapshot->untraced_size = tm__state.untraced_size;
+    snapshot->limit = tm__state.limit;
+}
+
+TM__API tm_snapshot *tm_take_snapshot(void)
+{
+    tm_snapshot *volatile snapshot;
+    if (!tm_is_tracing() || tm__busy) return NULL;
+    snapshot = (tm_snapshot *)tm__raw_realloc(NULL, sizeof *snapshot);
+    if (!snapshot) return NULL;
+    memset(snapshot, 0, sizeof *snapshot);
+    tm__busy = 1;
+    tm__lock_all();
+    {
+        TM__TRY(tm__unlock_all(); tm_snapshot_free(snapshot); tm__busy = 0; return NULL)
+        tm__snapshot_metadata(snapshot);
+        tm__snapshot_traces(snapshot);
+        TM__END_TRY;
+    }
+    /* allocations go on while the tracebacks are copied; clearing waits for intern_lock */
+    tm__unlock(&tm__state.others_lock);
+    tm__unlock_shards();
+    {
+        TM__TRY(tm__unlock(&tm__state.intern_lock); tm_snapshot_free(snapshot); tm__busy = 0; return NULL)
+        tm__snapshot_tracebacks(snapshot);
+        TM__END_TRY;
+    }
+    tm__unlock(&tm__state.intern_lock);
+    hmfree(snapshot->string_ids);
+    arrfree(snapshot->new_ids);
+    snapshot->memory = tm_get_tracemalloc_memory();
+    tm__busy = 0;
+    return snapshot;
+}
+
+TM__API size_t tm_snapshot_traces(const tm_snapshot *snapshot, const tm_trace **traces)
+{
+    if (traces) *traces = snapshot ? snapshot->traces : NULL;
+    return snapshot ? (size_t)arrlen(snapshot->traces) : 0;
+}
+
+TM__API int tm_snapshot_traceback_limit(const tm_snapshot *snapshot) { return snapshot ? snapshot->limit : 0; }
+
+TM__API int tm_snapshot_set_label(tm_snapshot *snapshot, const char *label)
+{
+    char *copy = NULL;
+    if (!snapshot) return -1;
+    if (label && !(copy = tm__raw_strdup(label))) return -1;
+    tm__raw_free(snapshot->label);
+    snapshot->label = copy;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* The dump writer (docs/FORMAT.md): little-endian, CRC-32 over everything, written to a          */
+/* temporary file that becomes the dump only once complete.                                       */
+/* ---------------------------------------------------------------------------------------------- */
+typedef struct tm__writer {
+    int fd, failed;
+    uint32_t crc;
+    size_t used;
+    uint32_t crc_table[256];
+    unsigned char buffer[1 << 16];
+} tm__writer;
+
+/* A frame as the dump stores it: string ids; frames repeated across tracebacks are written once. */
+typedef struct tm__dump_frame {
+    uint32_t filename, lineno, function;
+} tm__dump_frame;
+
+typedef struct tm__dump_frames {
+    struct { tm__dump_frame key; uint32_t value; } *ids; /* stb_ds hm: frame -> dump frame id */
+    tm__dump_frame *unique;                              /* stb_ds arr, by dump frame id */
+    uint32_t *of_frame;                                  /* stb_ds arr: snapshot frame -> id */
+} tm__dump_frames;
+
+static void tm__crc_init(tm__writer *w)
+{
+    uint32_t i, bit, c;
+    for (i = 0; i < 256; i++) {
+        for (c = i, bit = 0; bit < 8; bit++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        w->crc_table[i] = c;
+    }
+    w->crc = 0xFFFFFFFFu;
+}
+
+static void tm__flush(tm__writer *w)
+{
+    size_t done = 0;
+    while (!w->failed && done < w->used) {
+        ssize_t n = write(w->fd, w->buffer + done, w->used - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) w->failed = 1;
+        else done += (size_t)n;
+    }
+    w->used = 0;
+}
+
+static void tm__write(tm__writer *w, const void *data, size_t size)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    for (i = 0; i < size; i++) {
+        w->crc = w->crc_table[(w->crc ^ p[i]) & 0xFF] ^ (w->crc >> 8);
+        if (w->used == sizeof w->buffer) tm__flush(w);
+        w->buffer[w->used++] = p[i];
+    }
+}
+
+static void tm__write_u32(tm__writer *w, uint32_t v)
+{
+    unsigned char b[4];
+    b[0] = (unsigned char)v, b[1] = (unsigned char)(v >> 8), b[2] = (unsigned char)(v >> 16);
+    b[3] = (unsigned char)(v >> 24);
+    tm__write(w, b, 4);
+}
+
+static void tm__write_u64(tm__writer *w, uint64_t v)
+{
+    tm__write_u32(w, (uint32_t)v);
+    tm__write_u32(w, (uint32_t)(v >> 32));
+}
+
+static void tm__write_section(tm__writer *w, uint32_t tag, uint64_t length)
+{
+    tm__write_u32(w, tag);
+    tm__write_u32(w, TM_DUMP_REQUIRED);
+    tm__write_u64(w, length);
+}
+
+/* Gives each distinct frame a dump id; runs under tm__TRY (stb_ds allocates). */
+static void tm__dump_frames_build(const tm_snapshot *snapshot, tm__dump_frames *frames)
+{
+    ptrdiff_t i;
+    for (i = 0; i < arrlen(snapshot->frames); i++) {
+        tm__dump_frame key;
+        ptrdiff_t at;
+        key.filename = snapshot->frame_strings[2 * i];
+        key.lineno = snapshot->frames[i].lineno;
+        key.function = snapshot->frame_strings[2 * i + 1];
+        at = hmgeti(frames->ids, key);
+        if (at < 0) {
+            arrput(frames->unique, key);
+            hmput(frames->ids, key, (uint32_t)(arrlen(frames->unique) - 1));
+            at = hmgeti(frames->ids, key);
+        }
+        arrput(frames->of_frame, frames->ids[at].value);
+    }
+}
+
+static void tm__dump_strings(tm__writer *w, const tm_snapshot *snapshot)
+{
+    uint64_t length = 4;
+    uint32_t count = (uint32_t)arrlen(snapshot->strings) + (snapshot->label ? 1 : 0), i;
+    for (i = 0; i < (uint32_t)arrlen(snapshot->strings); i++) length += 4 + strlen(snapshot->strings[i]);
+    if (snapshot->label) length += 4 + strlen(snapshot->label);
+    tm__write_section(w, TM_DUMP_TAG_STRS, length);
+    tm__write_u32(w, count);
+    for (i = 0; i < count; i++) {
+        const char *s = i < (uint32_t)arrlen(snapshot->strings) ? snapshot->strings[i] : snapshot->label;
+        tm__write_u32(w, (uint32_t)strlen(s));
+        tm__write(w, s, strlen(s));
+    }
+}
+
+static void tm__dump_meta(tm__writer *w, const tm_snapshot *snapshot)
+{
+    tm__write_section(w, TM_DUMP_TAG_META, TM_DUMP_META_SIZE);
+    tm__write_u64(w, snapshot->time_ns);
+    tm__write_u64(w, snapshot->pid);
+    tm__write_u64(w, snapshot->current);
+    tm__write_u64(w, snapshot->peak);
+    tm__write_u64(w, snapshot->memory);
+    tm__write_u64(w, snapshot->untraced_count);
+    tm__write_u64(w, snapshot->untraced_size);
+    tm__write_u32(w, (uint32_t)snapshot->limit);
+    tm__write_u32(w, snapshot->label ? (uint32_t)arrlen(snapshot->strings) : TM_DUMP_NONE);
+}
+
+static void tm__dump_tables(tm__writer *w, const tm_snapshot *snapshot, const tm__dump_frames *frames)
+{
+    ptrdiff_t i, ntb = arrlen(snapshot->tracebacks), nframe = arrlen(frames->unique), offset = 0;
+    uint64_t length = 4;
+    tm__write_section(w, TM_DUMP_TAG_FRMS, 4 + (uint64_t)nframe * TM_DUMP_FRAME_SIZE);
+    tm__write_u32(w, (uint32_t)nframe);
+    for (i = 0; i < nframe; i++) {
+        tm__write_u32(w, TM_DUMP_FRAME_SOURCE);
+        tm__write_u32(w, frames->unique[i].filename);
+        tm__write_u32(w, frames->unique[i].lineno);
+        tm__write_u32(w, frames->unique[i].function);
+    }
+    for (i = 0; i < ntb; i++) length += 8 + 4 * (uint64_t)snapshot->tracebacks[i].nframe;
+    tm__write_section(w, TM_DUMP_TAG_TBKS, length);
+    tm__write_u32(w, (uint32_t)ntb);
+    for (i = 0; i < ntb; i++) {
+        int f;
+        tm__write_u32(w, (uint32_t)snapshot->tracebacks[i].total_nframe);
+        tm__write_u32(w, (uint32_t)snapshot->tracebacks[i].nframe);
+        for (f = 0; f < snapshot->tracebacks[i].nframe; f++) tm__write_u32(w, frames->of_frame[offset + f]);
+        offset += snapshot->tracebacks[i].nframe;
+    }
+}
+
+static void tm__dump_traces(tm__writer *w, const tm_snapshot *snapshot)
+{
+    ptrdiff_t i, n = arrlen(snapshot->traces);
+    tm__write_section(w, TM_DUMP_TAG_TRCS, 8 + (uint64_t)n * TM_DUMP_TRACE_SIZE);
+    tm__write_u64(w, (uint64_t)n);
+    for (i = 0; i < n; i++) {
+        const tm_trace *t = &snapshot->traces[i];
+        tm__write_u64(w, (uint64_t)t->address);
+        tm__write_u64(w, (uint64_t)t->size);
+        tm__write_u32(w, t->domain);
+        tm__write_u32(w, (uint32_t)(t->traceback - snapshot->tracebacks));
+    }
+}
+
+static void tm__dump_to(tm__writer *w, const tm_snapshot *snapshot, const tm__dump_frames *frames)
+{
+    tm__crc_init(w);
+    tm__write(w, TM_DUMP_MAGIC, TM_DUMP_MAGIC_SIZE);
+    tm__write_u32(w, TM_DUMP_VERSION);
+    tm__write_u32(w, 0);
+    tm__dump_strings(w, snapshot);
+    tm__dump_meta(w, snapshot);
+    tm__dump_tables(w, snapshot, frames);
+    tm__dump_traces(w, snapshot);
+    tm__write_u32(w, TM_DUMP_TAG_END);
+    tm__write_u32(w, 0);
+    tm__write_u64(w, 4);
+    tm__write_u32(w, w->crc ^ 0xFFFFFFFFu);
+    tm__flush(w);
+}
+
+/* Expands %p (pid), %n (number) and %% in a dump path; returns -1 when it does not fit. */
+static int tm__expand_path(const char *pattern, unsigned long number, char *out, size_t size, int *has_number)
+{
+    size_t used = 0;
+    *has_number = 0;
+    out[0] = 0;
+    while (*pattern) {
+        char piece[32];
+        size_t n;
+        if (pattern[0] == '%' && pattern[1] == 'p') sprintf(piece, "%ld", (long)getpid()), pattern += 2;
+        else if (pattern[0] == '%' && pattern[1] == 'n') sprintf(piece, "%lu", number), pattern += 2, *has_number = 1;
+        else if (pattern[0] == '%' && pattern[1] == '%') strcpy(piece, "%"), pattern += 2;
+        else piece[0] = *pattern++, piece[1] = 0;
+        n = strlen(piece);
+        if (used + n >= size) return -1;
+        memcpy(out + used, piece, n + 1);
+        used += n;
+    }
+    return 0;
+}
+
+/* Gives the finished temporary file its name: with %n the first number that names no file (link
+   fails rather than replace), otherwise rename over whatever was there. */
+static int tm__publish(const char *tmp, const char *pattern)
+{
+    char path[4096];
+    unsigned long number;
+    int has_number;
+    for (number = 0;; number++) {
+        if (tm__expand_path(pattern, number, path, sizeof path, &has_number)) return -1;
+        if (!has_number) return rename(tmp, path);
+        if (link(tmp, path) == 0) return unlink(tmp), 0;
+        if (errno != EEXIST) return -1;
+    }
+}
+
+static int tm__write_file(const char *tmp, const tm_snapshot *snapshot, const tm__dump_frames *frames)
+{
+    tm__writer *w = (tm__writer *)tm__raw_realloc(NULL, sizeof *w);
+    int failed;
+    if (!w) return -1;
+    w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    w->failed = w->fd < 0;
+    w->used = 0;
+    if (!w->failed) {
+        tm__dump_to(w, snapshot, frames);
+        if (fsync(w->fd)) w->failed = 1;
+        if (close(w->fd)) w->failed = 1;
+    }
+    failed = w->failed;
+    tm__raw_free(w);
+    return failed ? -1 : 0;
+}
+
+static int tm__dump_frames_try(const tm_snapshot *snapshot, tm__dump_frames *frames)
+{
+    TM__TRY(return -1)
+    tm__dump_frames_build(snapshot, frames);
+    TM__END_TRY;
+    return 0;
+}
+
+TM__API int tm_snapshot_dump(const tm_snapshot *snapshot, const char *path)
+{
+    char tmp[4096 + 32];
+    int has_number, status, outer_busy = tm__busy;
+    tm__dump_frames frames;
+    if (!snapshot || !path || tm__expand_path(path, 0, tmp, 4096, &has_number)) return -1;
+    sprintf(tmp + strlen(tmp), ".tmp.%ld", (long)getpid());
+    memset(&frames, 0, sizeof frames);
+    tm__busy = 1; /* the C library may allocate for the file: not a traced allocation */
+    status = tm__dump_frames_try(snapshot, &frames);
+    if (status == 0) status = tm__write_file(tmp, snapshot, &frames);
+    if (status == 0) status = tm__publish(tmp, path);
+    if (status) unlink(tmp);
+    hmfree(frames.ids);
+    arrfree(frames.unique);
+    arrfree(frames.of_frame);
+    tm__busy = outer_busy;
+    return status;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Environment: TRACEMALLOC=N starts tracing before main; TRACEMALLOC_DUMP=path dumps at exit.     */
+/* ---------------------------------------------------------------------------------------------- */
+static void tm__dump_at_exit(void)
+{
+    const char *path = getenv("TRACEMALLOC_DUMP");
+    tm_snapshot *snapshot;
+    if (!path || !*path || !tm_is_tracing()) return;
+    snapshot = tm_take_snapshot();
+    if (!snapshot || tm_snapshot_dump(snapshot, path))
+        fprintf(stderr, "tracemalloc: %s: cannot write the dump at exit\n", path);
+    tm_snapshot_free(snapshot);
+}
+
+__attribute__((constructor)) static void tm__start_from_environment(void)
+{
+    const char *limit = getenv("TRACEMALLOC"), *dump = getenv("TRACEMALLOC_DUMP");
+    if (limit && *limit) {
+        char *end;
+        long n = strtol(limit, &end, 10);
+        if (*end || n < 0 || n > TM_MAX_NFRAME)
+            fprintf(stderr, "tracemalloc: TRACEMALLOC=%s: expected a traceback limit, 1..%d\n", limit, TM_MAX_NFRAME);
+        else if (n > 0)
+            tm_start((int)n);
+    }
+    if (dump && *dump) atexit(tm__dump_at_exit);
+}
+
+#pragma GCC diagnostic pop
+#ifdef TM__TYPEOF_DEFINED
+#undef typeof
+#undef TM__TYPEOF_DEFINED
+#endif
+#endif /* TRACEMALLOC_IMPLEMENTATION */
+/* ---------------------------------------------------------------------------------------------- */
+/* TRACEMALLOC_OVERRIDE: the malloc family in this file records its call site. Re-armed on every  */
+/* include; the system headers come first, so their own declarations are not rewritten.           */
+/* ---------------------------------------------------------------------------------------------- */
+#ifdef TRACEMALLOC_OVERRIDE
+#include <stdlib.h>
+#include <string.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <malloc.h>
+#endif
+#undef malloc
+#undef calloc
+#undef realloc
+#undef free
+#undef strdup
+#undef strndup
+#undef reallocarray
+#undef aligned_alloc
+#undef posix_memalign
+#undef memalign
+#undef valloc
+#undef pvalloc
+#define malloc(size) tm_malloc_at((size), __FILE__, __LINE__, __func__)
+#define calloc(count, size) tm_calloc_at((count), (size), __FILE__, __LINE__, __func__)
+#define realloc(ptr, size) tm_realloc_at((ptr), (size), __FILE__, __LINE__, __func__)
+#define free(ptr) tm_free(ptr)
+#define strdup(s) tm_strdup_at((s), __FILE__, __LINE__, __func__)
+#define strndup(s, n) tm_strndup_at((s), (n), __FILE__, __LINE__, __func__)
+#define reallocarray(ptr, count, size) tm_reallocarray_at((ptr), (count), (size), __FILE__, __LINE__, __func__)
+#define aligned_alloc(alignment, size) tm_aligned_alloc_at((alignment), (size), __FILE__, __LINE__, __func__)
+#define posix_memalign(out, alignment, size) \
+    tm_posix_memalign_at((out), (alignment), (size), __FILE__, __LINE__, __func__)
+#define memalign(alignment, size) tm_memalign_at((alignment), (size), __FILE__, __LINE__, __func__)
+#define valloc(size) tm_valloc_at((size), __FILE__, __LINE__, __func__)
+#define pvalloc(size) tm_pvalloc_at((size), __FILE__, __LINE__, __func__)
+#endif /* TRACEMALLOC_OVERRIDE */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the tracemalloc authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+associated documentation files (the "Software"), to deal in the Software without restriction,
+including without limitation the rights to use, copy, modify, merge, publish, distribute,
+sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions: The above copyright notice and this
+permission notice shall be included in all copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this software, either
+in source code form or as a compiled binary, for any purpose, commercial or non-commercial, and by
+any means.
+------------------------------------------------------------------------------
+*/
+
