@@ -89,7 +89,7 @@ REVISION HISTORY
 #define TM_VERSION_PATCH 0
 
 #ifdef TRACEMALLOC_STATIC
-#define TMDEF static
+#define TMDEF static __attribute__((unused))
 #else
 #define TMDEF extern
 #endif
@@ -300,7 +300,7 @@ static void tm__raw_free(void *ptr);
 #include "stb_ds.h"
 
 #ifdef TRACEMALLOC_STATIC
-#define TM__API static
+#define TM__API static __attribute__((unused))
 #else
 #define TM__API
 #endif
@@ -384,9 +384,8 @@ static struct tm__state {
     size_t memory;           /* bytes held through the raw allocator */
     size_t others_count;     /* entries in others, read without its lock */
     tm__shard shards[TM__SHARDS];
-    int others_lock;
     tm__other *others;                                   /* stb_ds hm */
-    int intern_lock;
+    int stb_lock;            /* around every stb_ds call: it is not thread-safe, even to read */
     struct { char *key; int value; } *strings;           /* stb_ds sh: interned strings */
     struct { const char *key; const char *value; } *file_names; /* __FILE__ pointer -> string */
     struct { tm__site_key key; uint32_t value; } *sites; /* call site -> traceback id */
@@ -400,8 +399,10 @@ static struct tm__state {
 static TM__THREAD int tm__busy;
 static TM__THREAD int tm__owner; /* this thread owns the tracker */
 static TM__THREAD int tm__owned; /* the operation in progress runs as the owner: no locks */
-/* Where stb_ds jumps when the raw allocator fails (see tm__raw_realloc_or_jump). */
+/* Where stb_ds jumps when the raw allocator fails (see tm__raw_realloc_or_jump), and a block
+   to free if it does: one allocated for the structure that was being grown. */
 static TM__THREAD jmp_buf *tm__oom_target;
+static TM__THREAD void *tm__orphan;
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Ownership and locks. Every allocation takes a lock of the pointer table, and a locked          */
@@ -559,8 +560,8 @@ static void *tm__raw_realloc(void *ptr, size_t size)
     if (size > SIZE_MAX - TM__RAW_HEADER) return NULL;
     grown = (char *)TM_RAW_REALLOC(block, size + TM__RAW_HEADER);
     if (!grown) return NULL;
-    *(size_t *)(void *)grown = size;
-    __atomic_add_fetch(&tm__state.memory, size - old, __ATOMIC_RELAXED); /* modulo 2^n: may shrink */
+    *(size_t *)(void *)grown = size + TM__RAW_HEADER;
+    __atomic_add_fetch(&tm__state.memory, size + TM__RAW_HEADER - old, __ATOMIC_RELAXED); /* may shrink */
     return grown + TM__RAW_HEADER;
 }
 
@@ -598,12 +599,14 @@ static char *tm__raw_strdup(const char *s)
     tm__oom_target = &tm__jump;                                                                    \
     if (setjmp(tm__jump)) {                                                                        \
         tm__oom_target = tm__outer;                                                                \
+        tm__raw_free(tm__orphan);                                                                  \
+        tm__orphan = NULL;                                                                         \
         failed;                                                                                    \
     }
 #define TM__END_TRY (tm__oom_target = tm__outer)
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Interning: strings, tracebacks and call sites, under intern_lock. A traceback id is an index  */
+/* Interning: strings, tracebacks and call sites, under stb_lock. A traceback id is an index  */
 /* into tm__state.tracebacks and stays valid until the next clear (tm__state.generation).         */
 /* ---------------------------------------------------------------------------------------------- */
 
@@ -614,7 +617,10 @@ static const char *tm__intern_string(const char *s)
     char *copy;
     if (i >= 0) return tm__state.strings[i].key;
     copy = tm__raw_strdup(s);
-    if (copy) shput(tm__state.strings, copy, 0);
+    if (!copy) return NULL;
+    tm__orphan = copy;
+    shput(tm__state.strings, copy, 0);
+    tm__orphan = NULL;
     return copy;
 }
 
@@ -679,7 +685,9 @@ static uint32_t tm__intern_traceback(const tm_frame *frames, int nframe, int tot
     tb = tm__new_traceback(frames, nframe, total, h);
     if (!tb) return TM__NO_TRACEBACK;
     tb->next = i >= 0 ? tm__state.by_hash[i].value : TM__NO_TRACEBACK;
+    tm__orphan = tb;
     arrput(tm__state.tracebacks, tb);
+    tm__orphan = NULL; /* from here the array owns it, even if the hash map cannot grow */
     id = (uint32_t)(arrlen(tm__state.tracebacks) - 1);
     hmput(tm__state.by_hash, h, id);
     return id;
@@ -710,14 +718,14 @@ static uint32_t tm__intern_site_locked(const char *file, unsigned line, const ch
 static uint32_t tm__intern_site(const char *file, unsigned line, const char *func, unsigned *generation)
 {
     uint32_t id;
-    tm__lock(&tm__state.intern_lock);
+    tm__spin_lock(&tm__state.stb_lock);
     {
-        TM__TRY(tm__unlock(&tm__state.intern_lock); return TM__NO_TRACEBACK)
+        TM__TRY(tm__spin_unlock(&tm__state.stb_lock); return TM__NO_TRACEBACK)
         id = tm__intern_site_locked(file, line, func);
         TM__END_TRY;
     }
     *generation = tm__state.generation;
-    tm__unlock(&tm__state.intern_lock);
+    tm__spin_unlock(&tm__state.stb_lock);
     return id;
 }
 
@@ -915,13 +923,13 @@ static int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint32_t t
 {
     tm__other entry;
     ptrdiff_t i;
-    tm__lock(&tm__state.others_lock);
+    tm__spin_lock(&tm__state.stb_lock);
     if (generation != tm__state.generation) { /* cleared since the traceback was interned */
-        tm__unlock(&tm__state.others_lock);
+        tm__spin_unlock(&tm__state.stb_lock);
         return 0;
     }
     {
-        TM__TRY(tm__unlock(&tm__state.others_lock); return -1)
+        TM__TRY(tm__spin_unlock(&tm__state.stb_lock); return -1)
         entry.key = tm__other_key_of(domain, ptr);
         entry.size = size;
         entry.traceback = tb;
@@ -932,7 +940,7 @@ static int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint32_t t
     }
     __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
     tm__count_traced(size);
-    tm__unlock(&tm__state.others_lock);
+    tm__spin_unlock(&tm__state.stb_lock);
     return 0;
 }
 
@@ -941,7 +949,7 @@ static int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t
 {
     tm__other_key key = tm__other_key_of(domain, ptr);
     ptrdiff_t i;
-    tm__lock(&tm__state.others_lock);
+    tm__spin_lock(&tm__state.stb_lock);
     i = hmgeti(tm__state.others, key);
     if (i >= 0) {
         *size = tm__state.others[i].size;
@@ -950,7 +958,7 @@ static int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t
         (void)hmdel(tm__state.others, key); /* shrinking frees, never allocates */
         __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
     }
-    tm__unlock(&tm__state.others_lock);
+    tm__spin_unlock(&tm__state.stb_lock);
     return i >= 0;
 }
 
@@ -1014,13 +1022,12 @@ static int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb, 
     return tm__other_take(domain, ptr, size, tb);
 }
 
-/* Locks everything, in the one order every path follows: interning, shards, others. */
+/* Locks everything, in the one order every path follows: stb_ds, then the shards. */
 static void tm__lock_all(void)
 {
     int i;
-    tm__lock(&tm__state.intern_lock);
+    tm__spin_lock(&tm__state.stb_lock);
     for (i = 0; i < TM__SHARDS; i++) tm__lock(&tm__state.shards[i].lock);
-    tm__lock(&tm__state.others_lock);
 }
 
 static void tm__unlock_shards(void)
@@ -1031,9 +1038,8 @@ static void tm__unlock_shards(void)
 
 static void tm__unlock_all(void)
 {
-    tm__unlock(&tm__state.others_lock);
     tm__unlock_shards();
-    tm__unlock(&tm__state.intern_lock);
+    tm__spin_unlock(&tm__state.stb_lock);
 }
 
 /* Frees every trace and interned traceback; callers hold every lock. */
@@ -1072,12 +1078,14 @@ static void tm__clear_locked(void)
 static void tm__atfork_prepare(void)
 {
     tm__begin();
+    tm__spin_lock(&tm__state.share_lock); /* no switch to shared half done in the child */
     tm__lock_all();
 }
 
 static void tm__atfork_release(void)
 {
     tm__unlock_all();
+    tm__spin_unlock(&tm__state.share_lock);
     tm__end();
 }
 
@@ -1087,7 +1095,7 @@ TM__API int tm_start(int nframe)
     if (nframe < 1 || nframe > TM_MAX_NFRAME) return -1;
     if (!__atomic_exchange_n(&atfork_registered, 1, __ATOMIC_ACQ_REL))
         pthread_atfork(tm__atfork_prepare, tm__atfork_release, tm__atfork_release);
-    /* as Python: starting again keeps the traces and takes the new limit */
+    if (tm_is_tracing()) return 0; /* as Python 3.11: the traces and the limit stay */
     __atomic_store_n(&tm__state.limit, nframe, __ATOMIC_RELAXED);
     TM__STORE(&tm__state.tracing, 1);
     return 0;
@@ -1113,8 +1121,10 @@ TM__API void tm_clear_traces(void)
 
 TM__API void tm_get_traced_memory(size_t *current, size_t *peak)
 {
-    if (current) *current = __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED);
-    if (peak) *peak = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED);
+    size_t now = __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED);
+    size_t high = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED);
+    if (current) *current = now;
+    if (peak) *peak = high < now ? now : high; /* another thread may not have raised it yet */
 }
 
 TM__API void tm_reset_peak(void)
@@ -1145,21 +1155,18 @@ TM__API const tm_traceback *tm_get_object_traceback(const void *ptr)
     uint32_t id = TM__NO_TRACEBACK;
     if (tm__busy) return NULL;
     tm__begin();
-    tm__lock(&tm__state.intern_lock); /* the traceback array may move while interning */
+    tm__spin_lock(&tm__state.stb_lock); /* the traceback array may move while interning */
     tm__lock(&s->lock);
     slot = tm__shard_find(s, (uintptr_t)ptr, h);
     if (slot) id = (uint32_t)(slot->packed >> TM__SIZE_BITS);
     tm__unlock(&s->lock);
     if (id == TM__NO_TRACEBACK && tm__state.others_count) {
         tm__other_key key = tm__other_key_of(TM_DOMAIN_MALLOC, (uintptr_t)ptr);
-        ptrdiff_t i;
-        tm__lock(&tm__state.others_lock);
-        i = hmgeti(tm__state.others, key);
+        ptrdiff_t i = hmgeti(tm__state.others, key);
         if (i >= 0) id = tm__state.others[i].traceback;
-        tm__unlock(&tm__state.others_lock);
     }
     if (id != TM__NO_TRACEBACK) traceback = &tm__state.tracebacks[id]->pub;
-    tm__unlock(&tm__state.intern_lock);
+    tm__spin_unlock(&tm__state.stb_lock);
     tm__end();
     return traceback;
 }
@@ -1213,22 +1220,30 @@ TM__API int tm_untrack(unsigned domain, const void *ptr)
     return 0;
 }
 
+/* Interns a traceback given by the caller; its generation goes to *generation. */
+static uint32_t tm__intern_frames(const tm_frame *frames, int nframe, unsigned *generation)
+{
+    uint32_t tb;
+    tm__spin_lock(&tm__state.stb_lock);
+    {
+        TM__TRY(tm__spin_unlock(&tm__state.stb_lock); return TM__NO_TRACEBACK)
+        tb = tm__intern_frames_locked(frames, nframe, tm_get_traceback_limit());
+        TM__END_TRY;
+    }
+    *generation = tm__state.generation;
+    tm__spin_unlock(&tm__state.stb_lock);
+    return tb;
+}
+
 TM__API int tm_track_frames(unsigned domain, const void *ptr, size_t size, const tm_frame *frames, int nframe)
 {
-    unsigned generation;
+    unsigned generation = 0;
     uint32_t tb;
     int status = -1;
     if (!tm_is_tracing()) return -2;
     if (tm__busy || nframe < 0 || (nframe > 0 && !frames)) return -1;
     tm__begin();
-    tm__lock(&tm__state.intern_lock);
-    {
-        TM__TRY(tm__unlock(&tm__state.intern_lock); tm__end(); return -1)
-        tb = tm__intern_frames_locked(frames, nframe, tm_get_traceback_limit());
-        TM__END_TRY;
-    }
-    generation = tm__state.generation;
-    tm__unlock(&tm__state.intern_lock);
+    tb = tm__intern_frames(frames, nframe, &generation);
     if (tb != TM__NO_TRACEBACK) status = tm__put(domain, (uintptr_t)ptr, size, tb, generation);
     tm__end();
     return status;
@@ -1442,7 +1457,9 @@ static uint32_t tm__snapshot_string(tm_snapshot *snapshot, const char *s)
     if (i >= 0) return snapshot->string_ids[i].value;
     copy = tm__raw_strdup(s);
     if (!copy) longjmp(*tm__oom_target, 1);
+    tm__orphan = copy;
     arrput(snapshot->strings, copy);
+    tm__orphan = NULL;
     hmput(snapshot->string_ids, s, (uint32_t)(arrlen(snapshot->strings) - 1));
     return (uint32_t)(arrlen(snapshot->strings) - 1);
 }
@@ -1463,13 +1480,13 @@ static void tm__snapshot_frames(tm_snapshot *snapshot, const tm_traceback *tb)
 }
 
 /* Copies the tracebacks the traces use, in order of first use, and points the traces at them;
-   callers hold intern_lock. */
+   callers hold stb_lock. */
 static void tm__snapshot_tracebacks(tm_snapshot *snapshot)
 {
     size_t ntraceback = (size_t)arrlen(tm__state.tracebacks), nframe = 0, i;
     ptrdiff_t k, offset = 0;
     arrsetlen(snapshot->new_ids, ntraceback);
-    memset(snapshot->new_ids, 0xFF, ntraceback * sizeof *snapshot->new_ids);
+    if (ntraceback) memset(snapshot->new_ids, 0xFF, ntraceback * sizeof *snapshot->new_ids);
     for (i = 0; i < (size_t)arrlen(snapshot->traces); i++) {
         uint32_t id = (uint32_t)(uintptr_t)snapshot->traces[i].traceback;
         TM_ASSERT(id < ntraceback);
@@ -1500,13 +1517,16 @@ static uint64_t tm__now_ns(void)
 
 static void tm__snapshot_metadata(tm_snapshot *snapshot)
 {
+    size_t current, peak, count, size;
     snapshot->time_ns = tm__now_ns();
     snapshot->pid = (uint64_t)getpid();
-    snapshot->current = tm__state.current;
-    snapshot->peak = tm__state.peak;
-    snapshot->untraced_count = tm__state.untraced_count;
-    snapshot->untraced_size = tm__state.untraced_size;
-    snapshot->limit = tm__state.limit;
+    tm_get_traced_memory(&current, &peak);
+    tm_get_untraced_memory(&count, &size);
+    snapshot->current = current;
+    snapshot->peak = peak;
+    snapshot->untraced_count = count;
+    snapshot->untraced_size = size;
+    snapshot->limit = tm_get_traceback_limit();
 }
 
 TM__API tm_snapshot *tm_take_snapshot(void)
@@ -1524,15 +1544,14 @@ TM__API tm_snapshot *tm_take_snapshot(void)
         tm__snapshot_traces(snapshot);
         TM__END_TRY;
     }
-    /* allocations go on while the tracebacks are copied; clearing waits for intern_lock */
-    tm__unlock(&tm__state.others_lock);
+    /* allocations go on while the tracebacks are copied; clearing waits for stb_lock */
     tm__unlock_shards();
     {
-        TM__TRY(tm__unlock(&tm__state.intern_lock); tm_snapshot_free(snapshot); tm__end(); return NULL)
+        TM__TRY(tm__spin_unlock(&tm__state.stb_lock); tm_snapshot_free(snapshot); tm__end(); return NULL)
         tm__snapshot_tracebacks(snapshot);
         TM__END_TRY;
     }
-    tm__unlock(&tm__state.intern_lock);
+    tm__spin_unlock(&tm__state.stb_lock);
     hmfree(snapshot->string_ids);
     arrfree(snapshot->new_ids);
     snapshot->memory = tm_get_tracemalloc_memory();
@@ -1806,11 +1825,15 @@ TM__API int tm_snapshot_dump(const tm_snapshot *snapshot, const char *path)
     char tmp[4096 + 32];
     int has_number, status, outer_busy = tm__busy;
     tm__dump_frames frames;
+    static unsigned long dumps;
     if (!snapshot || !path || tm__expand_path(path, 0, tmp, 4096, &has_number)) return -1;
-    sprintf(tmp + strlen(tmp), ".tmp.%ld", (long)getpid());
+    /* unique per call: threads may dump to one path at once */
+    sprintf(tmp + strlen(tmp), ".tmp.%ld.%lu", (long)getpid(), __atomic_add_fetch(&dumps, 1, __ATOMIC_RELAXED));
     memset(&frames, 0, sizeof frames);
     tm__busy = 1; /* the C library may allocate for the file: not a traced allocation */
+    tm__spin_lock(&tm__state.stb_lock);
     status = tm__dump_frames_try(snapshot, &frames);
+    tm__spin_unlock(&tm__state.stb_lock);
     if (status == 0) status = tm__write_file(tmp, snapshot, &frames);
     if (status == 0) status = tm__publish(tmp, path);
     if (status) unlink(tmp);
