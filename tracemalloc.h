@@ -310,6 +310,7 @@ static void tm__raw_free(void *ptr);
 #define TM__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define TM__THREAD __thread
 #define TM__INLINE static __inline__ __attribute__((always_inline))
+#define TM__NOINLINE static __attribute__((noinline)) /* slow paths, out of the hot path's registers */
 #else
 #error "tracemalloc.h: needs GCC or clang (thread-local storage and __atomic builtins)"
 #endif
@@ -334,18 +335,10 @@ typedef struct tm__slot {
     uint64_t packed; /* size | traceback id << TM__SIZE_BITS */
 } tm__slot;
 
-/* Four slots: one cache line, searched at once. */
-#define TM__BUCKET_SLOTS 4
-typedef struct tm__bucket {
-    tm__slot slot[TM__BUCKET_SLOTS];
-} tm__bucket;
-
 typedef struct tm__shard {
     int lock;
-    size_t count, nbucket, grow_at, overflowed;
-    tm__bucket *buckets;     /* aligned to 64 bytes inside `memory` */
-    unsigned char *overflow; /* per bucket: an entry whose home it is lives further on */
-    void *memory;
+    size_t count, capacity, grow_at;
+    tm__slot *slots;
 } tm__shard;
 
 /* Traces of other domains (tm_track), and of blocks the packed slot cannot hold. */
@@ -487,7 +480,7 @@ static void tm__share(void)
     tm__spin_unlock(&tm__state.share_lock);
 }
 
-static void tm__begin_slow(void)
+TM__NOINLINE void tm__begin_slow(void)
 {
     for (;;) {
         int mode;
@@ -715,7 +708,7 @@ static uint32_t tm__intern_site_locked(const char *file, unsigned line, const ch
 }
 
 /* The traceback of a call site, and in *generation the clear it belongs to. */
-static uint32_t tm__intern_site(const char *file, unsigned line, const char *func, unsigned *generation)
+TM__NOINLINE uint32_t tm__intern_site(const char *file, unsigned line, const char *func, unsigned *generation)
 {
     uint32_t id;
     tm__spin_lock(&tm__state.stb_lock);
@@ -737,7 +730,7 @@ static TM__THREAD struct tm__site_cache {
     uint32_t traceback;
 } tm__site_cache[TM__SITE_CACHE];
 
-static uint32_t tm__site_traceback(const char *file, unsigned line, const char *func, unsigned *generation)
+TM__INLINE uint32_t tm__site_traceback(const char *file, unsigned line, const char *func, unsigned *generation)
 {
     struct tm__site_cache *c = &tm__site_cache[(((uintptr_t)file >> 4) ^ (line * 40503u)) % TM__SITE_CACHE];
     unsigned current = __atomic_load_n(&tm__state.generation, __ATOMIC_RELAXED);
@@ -808,104 +801,88 @@ static void tm__count_untraced(size_t size)
 /* ---------------------------------------------------------------------------------------------- */
 /* The pointer table of domain 0, on every allocation and free, so purpose-built (stb_ds costs   */
 /* ~270 ns per put+delete at 1M keys): 16 shards, each under its own lock, each an open-addressing */
-/* table of 64-byte buckets of four 16-byte slots. A search reads one cache line and compares     */
-/* four keys without a branch; a delete clears one slot. Figures: README, `make bench`.           */
+/* table of 16-byte slots with linear probing and backward-shift deletion (no tombstones, so     */
+/* churn keeps probes short). Up to 64K slots a shard stays at most a quarter full, where a probe */
+/* almost always ends at its first slot; past that it fills to 80% and grows by half, which keeps */
+/* a million live blocks under 32 bytes each. Figures: README, `make bench`.                     */
 /* ---------------------------------------------------------------------------------------------- */
 __extension__ typedef unsigned __int128 tm__u128;
+#define TM__SPARSE_SLOTS 65536
 
+/* Multiplicative hashing: the top bits, well mixed, pick the shard, the rest the home slot. */
 TM__INLINE uint64_t tm__hash_pointer(uintptr_t ptr)
 {
-    uint64_t h = (uint64_t)ptr;
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 33;
-    return h;
+    return (uint64_t)ptr * UINT64_C(0x9E3779B97F4A7C15);
 }
 
 TM__INLINE tm__shard *tm__shard_of(uint64_t h)
 {
-    return &tm__state.shards[h & (TM__SHARDS - 1)];
+    return &tm__state.shards[h >> 60];
 }
 
-/* Any number of buckets, not only powers of two: large tables grow by half, staying 53-80% full. */
-TM__INLINE size_t tm__home(uint64_t h, size_t capacity)
+/* Any capacity, not only powers of two: a multiply maps the hash onto it. */
+TM__INLINE tm__slot *tm__home(const tm__shard *s, uint64_t h)
 {
-    return (size_t)(((tm__u128)h * capacity) >> 64);
+    return s->slots + (size_t)(((tm__u128)(h << 4) * s->capacity) >> 64);
 }
 
-/* Which slots of a bucket hold ptr (0 for the free ones), as a bit mask: no branch per slot. */
-TM__INLINE unsigned tm__match(const tm__bucket *b, uintptr_t ptr)
+TM__INLINE tm__slot *tm__next_slot(const tm__shard *s, tm__slot *slot)
 {
-    return (unsigned)(b->slot[0].ptr == ptr) | (unsigned)(b->slot[1].ptr == ptr) << 1
-         | (unsigned)(b->slot[2].ptr == ptr) << 2 | (unsigned)(b->slot[3].ptr == ptr) << 3;
+    return ++slot == s->slots + s->capacity ? s->slots : slot;
 }
 
-static size_t tm__next_bucket(const tm__shard *s, size_t i)
+/* The slot holding ptr, or the empty slot where it belongs. The table is never full. */
+TM__INLINE tm__slot *tm__shard_probe(const tm__shard *s, uintptr_t ptr, uint64_t h)
 {
-    return i + 1 == s->nbucket ? 0 : i + 1;
+    tm__slot *slot = tm__home(s, h);
+    while (slot->ptr != ptr && slot->ptr) slot = tm__next_slot(s, slot);
+    return slot;
 }
 
-/* The slot that holds ptr, or NULL. */
+/* The slot holding ptr, or NULL. */
 TM__INLINE tm__slot *tm__shard_find(const tm__shard *s, uintptr_t ptr, uint64_t h)
 {
-    size_t i, n;
-    if (!s->nbucket) return NULL;
-    for (i = tm__home(h, s->nbucket), n = 0; n < s->nbucket; i = tm__next_bucket(s, i), n++) {
-        unsigned found = tm__match(&s->buckets[i], ptr);
-        if (TM__LIKELY(found)) return &s->buckets[i].slot[__builtin_ctz(found)];
-        if (!s->overflow[i]) break;
-    }
-    return NULL;
+    tm__slot *slot;
+    if (!s->capacity) return NULL;
+    slot = tm__shard_probe(s, ptr, h);
+    return slot->ptr ? slot : NULL;
 }
 
-/* A free slot for a new entry: in its home bucket, or past the full ones, which are flagged so
-   lookups follow. The table is never full (see grow_at). */
-TM__INLINE tm__slot *tm__shard_free_slot(tm__shard *s, uint64_t h)
+/* Backward-shift deletion: later entries of the run move into the hole unless that would put
+   them before their home. */
+TM__NOINLINE void tm__shard_erase(tm__shard *s, tm__slot *hole)
 {
-    size_t i = tm__home(h, s->nbucket);
+    tm__slot *slot = hole;
     for (;;) {
-        unsigned free_slots = tm__match(&s->buckets[i], 0);
-        if (TM__LIKELY(free_slots)) return &s->buckets[i].slot[__builtin_ctz(free_slots)];
-        if (!s->overflow[i]) {
-            s->overflow[i] = 1;
-            s->overflowed++;
+        tm__slot *home;
+        slot = tm__next_slot(s, slot);
+        if (!slot->ptr) break;
+        home = tm__home(s, tm__hash_pointer(slot->ptr));
+        if (hole < slot ? (home <= hole || home > slot) : (home <= hole && home > slot)) {
+            *hole = *slot;
+            hole = slot;
         }
-        i = tm__next_bucket(s, i);
     }
+    hole->ptr = 0;
+    s->count--;
 }
 
-/* Rebuilds the shard with nbucket buckets: to grow, or to clear overflow flags that churn left
-   set. Small tables stay at most half full, for short searches; from 2K buckets on they fill to
-   80%, which keeps a million live blocks under 32 bytes each. */
-static int tm__shard_rebuild(tm__shard *s, size_t nbucket)
+TM__NOINLINE int tm__shard_grow(tm__shard *s)
 {
     tm__shard old = *s;
-    size_t bytes = nbucket * sizeof(tm__bucket) + nbucket + 64, b;
-    int k;
-    s->memory = tm__raw_realloc(NULL, bytes);
-    if (!s->memory) {
+    size_t i;
+    s->capacity = old.capacity < 64 ? 64 : old.capacity < TM__SPARSE_SLOTS ? 2 * old.capacity : old.capacity + old.capacity / 2;
+    s->slots = (tm__slot *)tm__raw_realloc(NULL, s->capacity * sizeof *s->slots);
+    if (!s->slots) {
         *s = old;
         return -1;
     }
-    memset(s->memory, 0, bytes);
-    s->buckets = (tm__bucket *)(void *)(((uintptr_t)s->memory + 63) & ~(uintptr_t)63);
-    s->overflow = (unsigned char *)(s->buckets + nbucket);
-    s->nbucket = nbucket;
-    s->overflowed = 0;
-    s->grow_at = nbucket < 2048 ? nbucket * TM__BUCKET_SLOTS / 2 : nbucket * TM__BUCKET_SLOTS / 5 * 4;
-    for (b = 0; b < old.nbucket; b++)
-        for (k = 0; k < TM__BUCKET_SLOTS; k++)
-            if (old.buckets[b].slot[k].ptr)
-                *tm__shard_free_slot(s, tm__hash_pointer(old.buckets[b].slot[k].ptr)) = old.buckets[b].slot[k];
-    tm__raw_free(old.memory);
+    memset(s->slots, 0, s->capacity * sizeof *s->slots);
+    s->grow_at = s->capacity <= TM__SPARSE_SLOTS ? s->capacity / 4 : s->capacity / 5 * 4;
+    for (i = 0; i < old.capacity; i++)
+        if (old.slots[i].ptr) *tm__shard_probe(s, old.slots[i].ptr, tm__hash_pointer(old.slots[i].ptr)) = old.slots[i];
+    tm__raw_free(old.slots);
     return 0;
-}
-
-/* Makes room for one more entry, or clears stale overflow flags; returns -1 when out of memory. */
-static int tm__shard_reserve(tm__shard *s)
-{
-    if (s->count < s->grow_at) return tm__shard_rebuild(s, s->nbucket), 0;
-    return tm__shard_rebuild(s, s->nbucket < 16 ? 16 : s->nbucket < 2048 ? 2 * s->nbucket : s->nbucket + s->nbucket / 2);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -919,7 +896,7 @@ static tm__other_key tm__other_key_of(unsigned domain, uintptr_t ptr)
     return key;
 }
 
-static int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
+TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
 {
     tm__other entry;
     ptrdiff_t i;
@@ -945,7 +922,7 @@ static int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint32_t t
 }
 
 /* Removes a trace; returns 1 with its size and traceback when there was one. */
-static int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb)
+TM__NOINLINE int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb)
 {
     tm__other_key key = tm__other_key_of(domain, ptr);
     ptrdiff_t i;
@@ -967,7 +944,7 @@ static int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t
 /* ---------------------------------------------------------------------------------------------- */
 
 /* Records a trace; returns 0, or -1 when the tracker has no memory left (the block is untraced). */
-static int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
+TM__INLINE int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
 {
     uint64_t h = tm__hash_pointer(ptr);
     tm__shard *s = tm__shard_of(h);
@@ -979,17 +956,16 @@ static int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, uns
         tm__unlock(&s->lock);
         return 0;
     }
-    if (TM__UNLIKELY(s->count >= s->grow_at || s->overflowed > s->nbucket / 8) && tm__shard_reserve(s)) {
+    if (TM__UNLIKELY(s->count >= s->grow_at) && tm__shard_grow(s)) {
         tm__unlock(&s->lock);
         return -1;
     }
-    slot = tm__shard_find(s, ptr, h);
-    if (TM__UNLIKELY(slot != NULL)) { /* the block was freed behind the tracker's back: replace it */
-        tm__counter_sub(&tm__state.current, (size_t)(slot->packed & TM__SIZE_MAX));
-    } else {
-        slot = tm__shard_free_slot(s, h);
+    slot = tm__shard_probe(s, ptr, h);
+    if (TM__LIKELY(!slot->ptr)) {
         slot->ptr = ptr;
         s->count++;
+    } else { /* the block was freed behind the tracker's back: this trace replaces it */
+        tm__counter_sub(&tm__state.current, (size_t)(slot->packed & TM__SIZE_MAX));
     }
     slot->packed = (uint64_t)size | (uint64_t)tb << TM__SIZE_BITS;
     tm__count_traced(size);
@@ -998,7 +974,7 @@ static int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, uns
 }
 
 /* Removes the trace of a block; returns 1 with its size, traceback and generation if there was one. */
-static int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb, unsigned *generation)
+TM__INLINE int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb, unsigned *generation)
 {
     uint64_t h = tm__hash_pointer(ptr);
     tm__shard *s = tm__shard_of(h);
@@ -1011,8 +987,7 @@ static int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb, 
             *size = (size_t)(slot->packed & TM__SIZE_MAX);
             *tb = (uint32_t)(slot->packed >> TM__SIZE_BITS);
             tm__counter_sub(&tm__state.current, *size);
-            slot->ptr = 0;
-            s->count--;
+            tm__shard_erase(s, slot);
         }
         tm__unlock(&s->lock);
         if (slot) return 1;
@@ -1049,11 +1024,9 @@ static void tm__clear_locked(void)
     int s;
     for (s = 0; s < TM__SHARDS; s++) {
         tm__shard *shard = &tm__state.shards[s];
-        tm__raw_free(shard->memory);
-        shard->memory = NULL;
-        shard->buckets = NULL;
-        shard->overflow = NULL;
-        shard->count = shard->nbucket = shard->grow_at = shard->overflowed = 0;
+        tm__raw_free(shard->slots);
+        shard->slots = NULL;
+        shard->count = shard->capacity = shard->grow_at = 0;
     }
     hmfree(tm__state.others);
     __atomic_store_n(&tm__state.others_count, 0, __ATOMIC_RELAXED);
@@ -1178,7 +1151,7 @@ TM__INLINE int tm__active(void)
 
 /* Traces a block at a call site; returns 0, or -1 when the tracker could not record it (the
    block is counted as untraced). */
-static int tm__trace(unsigned domain, uintptr_t ptr, size_t size, const char *file, unsigned line,
+TM__INLINE int tm__trace(unsigned domain, uintptr_t ptr, size_t size, const char *file, unsigned line,
                      const char *func)
 {
     unsigned generation = 0;
@@ -1194,7 +1167,7 @@ static int tm__trace(unsigned domain, uintptr_t ptr, size_t size, const char *fi
     return status;
 }
 
-static void tm__forget(unsigned domain, const void *ptr)
+TM__INLINE void tm__forget(unsigned domain, const void *ptr)
 {
     size_t size;
     uint32_t tb;
@@ -1252,7 +1225,7 @@ TM__API int tm_track_frames(unsigned domain, const void *ptr, size_t size, const
 /* ---------------------------------------------------------------------------------------------- */
 /* Allocator wrappers. The traced size is the requested size, as Python's.                        */
 /* ---------------------------------------------------------------------------------------------- */
-static void *tm__traced(void *ptr, size_t size, const char *file, unsigned line, const char *func)
+TM__INLINE void *tm__traced(void *ptr, size_t size, const char *file, unsigned line, const char *func)
 {
     if (ptr && tm__active()) (void)tm__trace(TM_DOMAIN_MALLOC, (uintptr_t)ptr, size, file, line, func);
     return ptr;
@@ -1434,8 +1407,8 @@ static void tm__snapshot_traces(tm_snapshot *snapshot)
     for (s = 0; s < TM__SHARDS; s++) total += tm__state.shards[s].count;
     arrsetcap(snapshot->traces, total);
     for (s = 0; s < TM__SHARDS; s++) {
-        const tm__slot *slot = tm__state.shards[s].buckets ? tm__state.shards[s].buckets[0].slot : NULL;
-        for (i = 0; i < tm__state.shards[s].nbucket * TM__BUCKET_SLOTS; i++)
+        const tm__slot *slot = tm__state.shards[s].slots;
+        for (i = 0; i < tm__state.shards[s].capacity; i++)
             if (slot[i].ptr)
                 tm__snapshot_add(snapshot, TM_DOMAIN_MALLOC, slot[i].ptr, (size_t)(slot[i].packed & TM__SIZE_MAX),
                                  (uint32_t)(slot[i].packed >> TM__SIZE_BITS));
