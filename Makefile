@@ -5,6 +5,8 @@
 
 include mk/config.mk
 
+# mk/config.mk's first rule (the deps stamp) would otherwise be the default goal.
+.DEFAULT_GOAL := all
 all: $(BUILD)/tracemalloc
 
 include mk/analyzer.mk

@@ -26,6 +26,19 @@ void render_size(char *buffer, size_t length, double size, int sign)
     }
 }
 
+/* "    line\n" when linecache has the (stripped) line, as Traceback.format() and the `top`
+   recipe print it; a line may hold NULs. */
+static void write_source_line(const char *filename, int64_t lineno, FILE *out)
+{
+    size_t len;
+    const char *line = linecache_getline(filename, lineno, &len);
+    if (len) {
+        fputs("    ", out);
+        fwrite(line, 1, len, out);
+        fputc('\n', out);
+    }
+}
+
 /* ---- statistics --------------------------------------------------------------------------- */
 
 struct frame {
@@ -76,10 +89,8 @@ static void write_text(const struct statistic *s, unsigned flags, FILE *out)
     if (!(flags & RENDER_TRACEBACK))
         return;
     for (ptrdiff_t i = 0; i < arrlen(s->frames); i++) { /* Traceback.format() */
-        const char *line = linecache_getline(s->frames[i].filename, s->frames[i].lineno);
         fprintf(out, "  File \"%s\", line %lld\n", s->frames[i].filename, (long long)s->frames[i].lineno);
-        if (*line)
-            fprintf(out, "    %s\n", line);
+        write_source_line(s->frames[i].filename, s->frames[i].lineno, out);
     }
 }
 
@@ -270,9 +281,7 @@ static void emit_top(const struct statistic *s, void *context)
     }
     fprintf(t->out, "#%lld: %s:%lld: %.1f KiB\n", (long long)t->index, f->filename,
             (long long)f->lineno, (double)s->size / 1024);
-    const char *line = linecache_getline(f->filename, f->lineno);
-    if (*line)
-        fprintf(t->out, "    %s\n", line);
+    write_source_line(f->filename, f->lineno, t->out);
 }
 
 int render_top(sqlite3_stmt *stmt, int64_t limit, FILE *out)
