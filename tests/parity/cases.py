@@ -19,12 +19,14 @@ import tmdump  # noqa: E402
 
 class Case:
     """One command, run by both tools from cwd. oracle_argv: what the oracle runs when it
-    differs (a database for the analyzer, the dump it was loaded from for the oracle).
+    differs (a database for the analyzer, the dump it was loaded from for the oracle);
+    oracle_cwd likewise (a documented difference: where the files the analyzer ignores are not).
     expected: None for a live oracle case, or the golden (stdout bytes, exit status)."""
 
-    def __init__(self, name, argv, cwd, expected=None, oracle_argv=None):
+    def __init__(self, name, argv, cwd, expected=None, oracle_argv=None, oracle_cwd=None):
         self.name, self.argv, self.cwd, self.expected = name, argv, cwd, expected
         self.oracle_argv = oracle_argv or argv
+        self.oracle_cwd = oracle_cwd or cwd
 
 
 KEY_TYPES = ("lineno", "filename", "traceback")

@@ -53,7 +53,7 @@ def run_analyzer(analyzer, case):
 def run_oracle(case):
     out, err = io.BytesIO(), io.StringIO()
     saved = os.getcwd()
-    os.chdir(case.cwd)
+    os.chdir(case.oracle_cwd)
     try:
         status = oracle.main(case.oracle_argv, out, err)
     finally:
@@ -72,10 +72,11 @@ def describe_mismatch(case, expected, got, expected_from, got_from="tracemalloc"
     """A failure report: how to reproduce it, the exit statuses, a diff of the outputs."""
     program = "tests/oracle/oracle.py" if got_from == "oracle" else "build/tracemalloc"
     argv = case.oracle_argv if got_from == "oracle" else case.argv
+    cwd = case.oracle_cwd if got_from == "oracle" else case.cwd
     out = ["FAIL %s" % case.name,
-           "  repro: cd %s && %s" % (shlex.quote(os.path.relpath(case.cwd, ROOT)),
+           "  repro: cd %s && %s" % (shlex.quote(os.path.relpath(cwd, ROOT)),
                                     shlex.join([os.path.relpath(os.path.join(ROOT, program),
-                                                                case.cwd)] + argv))]
+                                                                cwd)] + argv))]
     if expected[1] != got[1]:
         out.append("  exit status: %s %d, %s %d" % (expected_from, expected[1], got_from, got[1]))
         if got[2]:
