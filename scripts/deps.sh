@@ -2,7 +2,7 @@
 # Installs the Debian packages the build needs, only those missing.
 # Runs as root, or through sudo; says what it installs.
 set -eu
-need="pkg-config gcc g++ make libstb-dev libsqlite3-dev libcmocka-dev zlib1g-dev clang libclang-rt-dev python3"
+need="pkg-config gcc g++ libstb-dev libsqlite3-dev libcmocka-dev zlib1g-dev clang libclang-rt-dev python3"
 missing=""
 for pkg in $need; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
