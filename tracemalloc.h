@@ -203,21 +203,8 @@ TMDEF void tm_free(void *ptr);
 #if defined(TRACEMALLOC_IMPLEMENTATION) && !defined(TRACEMALLOC_IMPLEMENTATION_ONCE)
 #define TRACEMALLOC_IMPLEMENTATION_ONCE
 
-/* The override macros of an earlier include must not reach the tracker's own calls. */
-#ifdef TRACEMALLOC_OVERRIDE
-#undef malloc
-#undef calloc
-#undef realloc
-#undef free
-#undef strdup
-#undef strndup
-#undef reallocarray
-#undef aligned_alloc
-#undef posix_memalign
-#undef memalign
-#undef valloc
-#undef pvalloc
-#endif
+/* The override macros of an earlier include may be defined here: the tracker calls the C
+   library as (malloc)(n), which a function-like macro does not rewrite. */
 
 #include <errno.h>
 #include <fcntl.h>
