@@ -297,6 +297,7 @@ static void tm__raw_free(void *ptr);
 #define TM__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define TM__THREAD __thread
 #define TM__INLINE static __inline__ __attribute__((always_inline))
+#define TM__LINE __attribute__((aligned(64))) /* starts a cache line */
 #define TM__NOINLINE static __attribute__((noinline)) /* slow paths, out of the hot path's registers */
 #else
 #error "tracemalloc.h: needs GCC or clang (thread-local storage and __atomic builtins)"
@@ -323,7 +324,7 @@ typedef struct tm__slot {
 } tm__slot;
 
 typedef struct tm__shard {
-    int lock;
+    TM__LINE int lock; /* a cache line each: threads on two shards share none */
     size_t count, capacity, grow_at;
     size_t mask; /* capacity - 1 while it is a power of two (sparse), else 0 */
     tm__slot *slots;
@@ -353,26 +354,32 @@ typedef struct tm__site_key {
     uint64_t line;
 } tm__site_key;
 
+/* Grouped by who writes what, a cache line each (TM__LINE), so that threads reading the mode
+   and the flags do not miss on the counters every other thread writes. */
 static struct tm__state {
-    int mode;                /* TM__UNOWNED, TM__OWNED, TM__SHARING, TM__SHARED: see tm__begin */
-    int owner_in_op;         /* the owner is inside an operation */
-    int share_lock;
+    /* read by every operation, written rarely */
+    TM__LINE int mode;       /* TM__UNOWNED, TM__OWNED, TM__SHARING, TM__SHARED: see tm__begin */
     int tracing;
     int limit;
     unsigned generation;     /* bumped by every clear: stale traceback ids are dropped */
-    size_t current, peak;    /* traced bytes */
-    size_t untraced_count, untraced_size;
-    size_t memory;           /* bytes held through the raw allocator */
     size_t others_count;     /* entries in others, read without its lock */
+    /* written by every operation */
+    TM__LINE size_t current; /* traced bytes */
+    size_t peak;
+    int owner_in_op;         /* the owner is inside an operation */
+    /* written now and then */
+    TM__LINE size_t untraced_count;
+    size_t untraced_size;
+    size_t memory;           /* bytes held through the raw allocator */
+    int share_lock;
     tm__shard shards[TM__SHARDS];
+    TM__LINE int stb_lock;   /* around every stb_ds call: it is not thread-safe, even to read */
     tm__other *others;                                   /* stb_ds hm */
-    int stb_lock;            /* around every stb_ds call: it is not thread-safe, even to read */
     struct { char *key; int value; } *strings;           /* stb_ds sh: interned strings */
     struct { const char *key; const char *value; } *file_names; /* __FILE__ pointer -> string */
     struct { tm__site_key key; uint32_t value; } *sites; /* call site -> traceback id */
     struct { uint64_t key; uint32_t value; } *by_hash;   /* traceback hash -> first id */
     tm__traceback **tracebacks;                          /* stb_ds arr, index = id */
-    int exit_dump_registered;
 } tm__state;
 
 /* The tracker's own allocations come back through the wrappers when TM_RAW_REALLOC is itself
