@@ -278,7 +278,8 @@ extern void *(pvalloc)(size_t size);
 #endif
 static void *tm__raw_realloc_or_jump(void *ptr, size_t size);
 static void tm__raw_free(void *ptr);
-/* stb_ds's own code and macros trip -Wextra's checks; they are silenced for it alone. */
+/* stb_ds's code and its macros trip -Wextra's checks: silenced to the implementation's end, as
+   the macros expand in the tracker's own code. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wtype-limits"
 #pragma GCC diagnostic ignored "-Wunused-value"
