@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum decoder { DECODE_UTF_8, DECODE_LATIN_1, DECODE_ASCII, DECODE_UTF_16, DECODE_UTF_32,
-               DECODE_ICONV };
+enum decoder { DECODE_UTF_8, DECODE_LATIN_1, DECODE_ASCII, DECODE_ICONV };
 
 /* The codecs decoded here, each under its module name in CPython's encodings package and the
    encodings.aliases keys that name it (copied as they are: "csHPRoman8" is never matched, as
@@ -92,10 +91,8 @@ static const struct codec {
     {"mac_latin2", "mac_centeuro maccentraleurope maclatin2", DECODE_ICONV, "MAC-CENTRALEUROPE"},
     {"ptcp154", "cp154 csptcp154 cyrillic_asian pt154", DECODE_ICONV, "PT154"},
     {"utf_8_sig", "", DECODE_UTF_8, NULL}, /* no BOM can be left for it to drop, see below */
-    {"utf_16", "u16 utf16", DECODE_UTF_16, NULL},
     {"utf_16_be", "unicodebigunmarked utf_16be", DECODE_ICONV, "UTF-16BE"},
     {"utf_16_le", "unicodelittleunmarked utf_16le", DECODE_ICONV, "UTF-16LE"},
-    {"utf_32", "u32 utf32", DECODE_UTF_32, NULL},
     {"utf_32_be", "utf_32be", DECODE_ICONV, "UTF-32BE"},
     {"utf_32_le", "utf_32le", DECODE_ICONV, "UTF-32LE"},
 };
@@ -139,6 +136,11 @@ static int valid_utf8(const char *s, size_t n)
 
 /* ---- detect_encoding ---------------------------------------------------------------------- */
 
+static int is_ascii_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 /* Whether word is one of the space-separated words of list. */
 static int in_list(const char *list, const char *word)
 {
@@ -162,7 +164,7 @@ static const struct codec *lookup(const char *name)
     int punct = 0;
     for (const char *p = name; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.') {
+        if (is_ascii_alnum(c) || c == '.') {
             if (punct && o != norm)
                 *o++ = '_';
             *o++ = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -194,8 +196,7 @@ static const struct codec *lookup(const char *name)
 }
 
 /* tokenize._get_normal_name(): "utf-8" and "iso-8859-1" for their usual spellings, judged on
-   the first 12 characters lowered with '_' as '-'; any other name as it is. Returns name, a
-   constant, or NULL when out of memory; the caller frees the name it passed. */
+   the first 12 characters lowered with '_' as '-'; any other name as it is (name itself). */
 static const char *get_normal_name(const char *name)
 {
     char enc[13];
@@ -238,8 +239,7 @@ static char *cookie_name(const char *line, size_t n)
             start++;
         for (end = start; end < n; end++) {
             unsigned char c = (unsigned char)line[end];
-            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || c == '_' || c == '-' || c == '.'))
+            if (!is_ascii_alnum(c) && c != '_' && c != '-' && c != '.')
                 break;
         }
         if (end > start) {
@@ -364,18 +364,6 @@ static char *decode_iconv(const char *from, const char *s, size_t n, size_t *len
     return out;
 }
 
-/* Python's utf-16 and utf-32: a BOM chooses the byte order (and is dropped), else little-endian. */
-static char *decode_bom_sniffing(int width, const char *s, size_t n, size_t *len)
-{
-    static const char le16[] = "\xFF\xFE", be16[] = "\xFE\xFF", le32[] = "\xFF\xFE\0\0",
-                      be32[] = "\0\0\xFE\xFF";
-    const char *le = width == 2 ? le16 : le32, *be = width == 2 ? be16 : be32;
-    int big = n >= (size_t)width && memcmp(s, be, (size_t)width) == 0;
-    size_t skip = big || (n >= (size_t)width && memcmp(s, le, (size_t)width) == 0) ? (size_t)width : 0;
-    const char *name = width == 2 ? (big ? "UTF-16BE" : "UTF-16LE") : (big ? "UTF-32BE" : "UTF-32LE");
-    return decode_iconv(name, s + skip, n - skip, len);
-}
-
 char *tokenize_open(const char *bytes, size_t n, size_t *len)
 {
     /* A BOM makes the codec utf-8-sig, which drops it, or the file has no text. Without one,
@@ -398,10 +386,6 @@ char *tokenize_open(const char *bytes, size_t n, size_t *len)
         return copy(s, n);
     case DECODE_LATIN_1:
         return decode_latin_1(s, n, len);
-    case DECODE_UTF_16:
-        return decode_bom_sniffing(2, s, n, len);
-    case DECODE_UTF_32:
-        return decode_bom_sniffing(4, s, n, len);
     case DECODE_ICONV:
         return decode_iconv(codec->iconv, s, n, len);
     }

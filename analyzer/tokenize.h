@@ -6,14 +6,17 @@
    normalisation and aliases (encodings.aliases of CPython 3.11). A BOM with a cookie other
    than "utf-8" is Python's SyntaxError. The whole file is then decoded strictly.
 
-   Decoded exactly: utf-8 (and utf-8-sig), latin-1 (iso-8859-1, charmap), ascii, utf-16 and
-   utf-32 (BOM or little-endian) and their -le/-be forms, and, through glibc's iconv(3), the
-   codecs whose glibc tables were checked byte for byte against CPython's: cp037 cp437 cp500
-   cp737 cp775 cp850 cp852 cp855 cp857 cp858 cp860-cp866 cp869 cp874 cp949 cp1125 cp1140
-   cp1250-cp1254 cp1256 cp1257 gb2312 hp_roman8 iso8859_2-iso8859_16 koi8_r koi8_t koi8_u
-   kz1048 mac_latin2 ptcp154. Any other codec (CPython's CJK codecs but gb2312 and cp949,
-   cp1255, cp1258, the other mac_* codecs, utf_7, ...) is one CPython decodes but glibc does
-   not the same way: such a file gets no text here, as an unknown encoding does. */
+   Decoded exactly: utf-8 (and utf-8-sig), latin-1 (iso-8859-1, charmap), ascii, utf-16-le/-be
+   and utf-32-le/-be, and, through glibc's iconv(3), the codecs whose glibc tables were checked
+   byte for byte against CPython's: cp037 cp437 cp500 cp737 cp775 cp850 cp852 cp855 cp857
+   cp858 cp860-cp866 cp869 cp874 cp949 cp1125 cp1140 cp1250-cp1254 cp1256 cp1257 gb2312
+   hp_roman8 iso8859_2-iso8859_16 koi8_r koi8_t koi8_u kz1048 mac_latin2 ptcp154. A file in any
+   other codec gets no text here, as one in an unknown encoding does: CPython's CJK codecs but
+   gb2312 and cp949, cp1006 cp1026 cp1255 cp1258 cp273 cp424 cp720 cp856 cp875, mac_* but
+   mac_latin2, hz johab palmos tis_620 utf_7 idna punycode (raw_)unicode_escape, which glibc
+   decodes differently or not at all; and those CPython itself fails on with an exception
+   linecache does not catch: utf_16 and utf_32 (its reader wants a BOM, and none can precede a
+   cookie), undefined, and the bytes-to-bytes codecs (base64, hex, rot13, zlib, ...). */
 #ifndef TOKENIZE_H
 #define TOKENIZE_H
 

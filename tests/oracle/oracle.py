@@ -15,8 +15,12 @@ compare_to(), str(Statistic), Traceback.format(). This file only turns the comma
 those calls and the results into the csv/json bytes docs/OUTPUT.md describes.
 """
 import contextlib
+import encodings
+import functools
+import importlib
 import linecache
 import os
+import pkgutil
 import re
 import sys
 import tracemalloc
@@ -147,10 +151,23 @@ def function_names(dumps):
 
 # --- rendering -------------------------------------------------------------------------------
 
+@functools.cache
+def import_codecs():
+    """Imports every codec module of the encodings package now: some import an extension module
+    through sys.path (cp949 needs _codecs_kr), which would fail while it is hidden below and make
+    a coding cookie naming them an unknown encoding, as it is not in CPython."""
+    for module in pkgutil.iter_modules(encodings.__path__):
+        try:
+            importlib.import_module("encodings." + module.name)
+        except Exception:   # mbcs and oem off Windows: CPython does not find them either
+            pass
+
+
 @contextlib.contextmanager
 def sources_relative_to_cwd():
     """linecache falls back to searching sys.path for a relative file name; the analyzer reads
     source files relative to the current directory only (OUTPUT.md), so hide sys.path."""
+    import_codecs()
     saved = sys.path
     sys.path = []
     try:

@@ -63,8 +63,8 @@ SOURCES = {
     "cp1252-undefined.py": b"# coding: cp1252\nok();\n\x81\n",      # no line at all
     "ascii-cookie-8bit.py": b"# coding: ascii\nok();\n\xe9\n",       # no line at all
     "koi8r.py": b"# coding: koi8-r\n\xd0\xd2\xc9\xd7\xc5\xd4();\n",
-    "utf16-cookie.py": b"# coding: utf-16 \n" + "ok();\n".encode("utf-16-le"),
-    "utf16-odd.py": b"# coding: utf-16\n",                           # odd length: no line
+    "utf16le-cookie.py": b"# coding: utf-16-le\n" + "ok();\n".encode("utf-16-le"),
+    "utf16le-odd.py": b"# coding: utf-16-le \n",                     # odd length: no line
     "long.c": b"x" * 10000 + b"();\n",
     "empty.c": b"",
 }
@@ -78,22 +78,10 @@ DECODED = {
     "cp1256", "cp1257", "gb2312", "hp_roman8", "iso8859_1", "iso8859_2", "iso8859_3",
     "iso8859_4", "iso8859_5", "iso8859_6", "iso8859_7", "iso8859_8", "iso8859_9", "iso8859_10",
     "iso8859_11", "iso8859_13", "iso8859_14", "iso8859_15", "iso8859_16", "koi8_r", "koi8_t",
-    "koi8_u", "kz1048", "latin_1", "mac_latin2", "ptcp154", "utf_8", "utf_8_sig", "utf_16",
-    "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le",
+    "koi8_u", "kz1048", "latin_1", "mac_latin2", "ptcp154", "utf_8", "utf_8_sig", "utf_16_be",
+    "utf_16_le", "utf_32_be", "utf_32_le",
 }
 DECODED_NAMES = {codecs.lookup(module).name for module in DECODED}
-
-
-def python_codecs():
-    """The encodings modules CPython finds a codec in, sorted."""
-    found = []
-    for module in sorted(m.name for m in pkgutil.iter_modules(encodings.__path__)):
-        try:
-            codecs.lookup(module)
-        except LookupError:   # aliases, and mbcs and oem off Windows
-            continue
-        found.append(module)
-    return found
 
 
 def decoded_by_analyzer(data):
@@ -119,37 +107,27 @@ def cookie_files():
 
 
 def codec_files():
-    """name -> bytes: for each codec, every character it encodes, 64 to a line after the
-    cookie; and one file per byte that does not decode alone, after a good line."""
+    """name -> bytes: for each codec in DECODED, every character of the BMP it encodes, 64 to a
+    line after the cookie; and one file per byte that does not decode alone, after a good line."""
+    bmp = "".join(chr(c) for c in range(0x20, 0x10000) if not 0xD800 <= c < 0xE000)
     files = {}
-    for module in python_codecs():
-        info = codecs.lookup(module)
-        if not info._is_text_encoding:
-            continue
+    for module in sorted(DECODED):
         cookie = b"# coding: %s" % module.encode()
         cookie += b" " * (-(len(cookie) + 1) % 4) + b"\n"    # utf-16/32 code units stay aligned
-        chars = []
-        for c in range(0x20, 0x10000):
-            try:
-                if not 0xD800 <= c < 0xE000 and chr(c).encode(module):
-                    chars.append(chr(c))
-            except (UnicodeError, ValueError):
-                pass
-        lines = ["".join(chars[i:i + 64]) for i in range(0, len(chars), 64)]
-        try:
-            files["chars-%s.py" % module] = cookie + "\n".join(lines).encode(module)
-        except (UnicodeError, ValueError):
-            pass
+        chars = bmp.encode(module, "ignore").decode(module)
+        lines = [chars[i:i + 64] for i in range(0, len(chars), 64)]
+        files["chars-%s.py" % module] = cookie + "\n".join(lines).encode(module)
         if module.startswith(("utf_16", "utf_32")):   # no byte decodes alone
             continue
         for byte in range(256):
             try:
                 bytes([byte]).decode(module)
-            except (UnicodeError, ValueError):
+            except UnicodeError:
                 files["byte-%s-%02x.py" % (module, byte)] = cookie + b"ok();\n" + bytes([byte])
-    files["chars-utf_16-lone-surrogate.py"] = b"# coding: utf-16 \n" + b"\x00\xd8"
-    files["chars-utf_16_be-pair.py"] = (b"# coding: utf-16-be  \n"
+    files["chars-utf_16_le-lone-surrogate.py"] = b"# coding: utf-16-le\n\x00\xd8"
+    files["chars-utf_16_be-pair.py"] = (b"# coding: utf-16-be\n"
                                         + "\n\U0001F600();".encode("utf-16-be"))
+    files["chars-utf_32_le-beyond.py"] = b"# coding: utf-32-le \n" + b"\x00\x00\x11\x00"
     return files
 
 
