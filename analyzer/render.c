@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "linecache.h"
+#include "tokenize.h"
 #include "stb_ds.h"
 
 void render_size(char *buffer, size_t length, double size, int sign)
@@ -130,23 +131,6 @@ static void write_csv(const struct statistic *s, unsigned flags, FILE *out)
     fputc('\n', out);
 }
 
-/* Length of the valid UTF-8 sequence at s (NUL-terminated), 0 if none starts there. */
-static int utf8_length(const unsigned char *s)
-{
-    unsigned c = s[0];
-    int len = c >= 0xC2 && c < 0xE0 ? 2 : c >= 0xE0 && c < 0xF0 ? 3 : c >= 0xF0 && c < 0xF5 ? 4 : 0;
-    uint32_t v = len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
-    for (int k = 1; k < len; k++) {
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-        v = v << 6 | (s[k] & 0x3F);
-    }
-    if ((len == 3 && (v < 0x800 || (v >= 0xD800 && v < 0xE000)))
-        || (len == 4 && (v < 0x10000 || v > 0x10FFFF)))
-        return 0;
-    return len;
-}
-
 /* A JSON string: `"` and `\` escaped, control characters as \u00xx, each byte that is not
    part of valid UTF-8 as \uFFFD. NULL is null. */
 static void write_json_string(const char *text, FILE *out)
@@ -156,6 +140,8 @@ static void write_json_string(const char *text, FILE *out)
         return;
     }
     const unsigned char *s = (const unsigned char *)text;
+    size_t left = strlen(text);
+    uint32_t code_point;
     fputc('"', out);
     while (*s) {
         int len;
@@ -165,11 +151,12 @@ static void write_json_string(const char *text, FILE *out)
             fprintf(out, "\\u%04x", *s), len = 1;
         else if (*s < 0x80)
             fputc(*s, out), len = 1;
-        else if ((len = utf8_length(s)) > 0)
+        else if ((len = utf8_char((const char *)s, left, &code_point)) > 0)
             fwrite(s, 1, (size_t)len, out);
         else
             fputs("\\uFFFD", out), len = 1;
         s += len;
+        left -= (size_t)len;
     }
     fputc('"', out);
 }

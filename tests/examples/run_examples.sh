@@ -10,21 +10,7 @@ tm=$build/tracemalloc
 ex=$build/examples
 out=$build/tests/examples/run
 suite=$out/suite
-passed=0
-failed=0
-
-# check NAME COMMAND...: one check, passed when COMMAND succeeds.
-check() {
-  check_name=$1 # not `name`: the loops below use that
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $check_name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $check_name"
-  fi
-}
+. tests/examples/check.sh
 show() { sed 's/^/  | /' "$1"; }
 # has FILE LINE: one line of FILE is LINE.
 has() { grep -qxF -- "$2" "$1" || { echo "  expected the line: $2"; show "$1"; return 1; }; }

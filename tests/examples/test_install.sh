@@ -9,20 +9,7 @@ case $make_build in /*) build=$make_build ;; *) build=$PWD/$make_build ;; esac
 root=$build/tests/examples/install
 prefix=$root/prefix
 stage=$root/stage
-passed=0
-failed=0
-
-check() {
-  check_name=$1
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    echo "ok   $check_name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $check_name"
-  fi
-}
+. tests/examples/check.sh
 # The make running the tests may pass down its jobserver and flags; this one runs on its own.
 submake() {
   env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s BUILD="$make_build" "$@" >"$root/make.log" 2>&1 ||
