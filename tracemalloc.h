@@ -476,20 +476,26 @@ static void tm__share(void)
     tm__spin_unlock(&tm__state.share_lock);
 }
 
+/* The owner's entry: two plain stores and a load. Returns 1 when this thread still owns the
+   tracker; otherwise it has been made shared, and this thread is owner no more. */
+TM__INLINE int tm__enter_as_owner(void)
+{
+    __atomic_store_n(&tm__state.owner_in_op, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* membarrier is the other half */
+    if (TM__LIKELY(__atomic_load_n(&tm__state.mode, __ATOMIC_RELAXED) == TM__OWNED)) {
+        tm__owned = 1;
+        return 1;
+    }
+    __atomic_store_n(&tm__state.owner_in_op, 0, __ATOMIC_RELEASE);
+    tm__owner = 0;
+    return 0;
+}
+
 TM__NOINLINE void tm__begin_slow(void)
 {
     for (;;) {
         int mode;
-        if (tm__owner) {
-            __atomic_store_n(&tm__state.owner_in_op, 1, __ATOMIC_RELAXED);
-            __atomic_signal_fence(__ATOMIC_SEQ_CST); /* membarrier is the other half */
-            if (__atomic_load_n(&tm__state.mode, __ATOMIC_RELAXED) == TM__OWNED) {
-                tm__owned = 1;
-                return;
-            }
-            __atomic_store_n(&tm__state.owner_in_op, 0, __ATOMIC_RELEASE);
-            tm__owner = 0;
-        }
+        if (tm__owner && tm__enter_as_owner()) return;
         mode = __atomic_load_n(&tm__state.mode, __ATOMIC_ACQUIRE);
         if (mode == TM__SHARED) return;
         if (mode == TM__UNOWNED) tm__claim();
@@ -501,16 +507,7 @@ TM__NOINLINE void tm__begin_slow(void)
 TM__INLINE void tm__begin(void)
 {
     tm__busy = 1;
-    if (TM__LIKELY(tm__owner)) { /* the owner's fast path: two plain stores and a load */
-        __atomic_store_n(&tm__state.owner_in_op, 1, __ATOMIC_RELAXED);
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        if (TM__LIKELY(__atomic_load_n(&tm__state.mode, __ATOMIC_RELAXED) == TM__OWNED)) {
-            tm__owned = 1;
-            return;
-        }
-        __atomic_store_n(&tm__state.owner_in_op, 0, __ATOMIC_RELEASE);
-        tm__owner = 0;
-    }
+    if (TM__LIKELY(tm__owner) && TM__LIKELY(tm__enter_as_owner())) return;
     tm__begin_slow();
 }
 
