@@ -173,7 +173,7 @@ TMDEF void tm_free(void *ptr);
 /* ---- The dump format (docs/FORMAT.md), shared by the writer and the analyzer. ---- */
 #define TM_DUMP_MAGIC "\x89TMD\r\n\x1a\n"
 #define TM_DUMP_MAGIC_SIZE 8
-#define TM_DUMP_VERSION 1u
+#define TM_DUMP_VERSION 2u
 #define TM_DUMP_HEADER_SIZE 16u  /* magic, u32 version, u32 flags */
 #define TM_DUMP_SECTION_SIZE 16u /* u32 tag, u32 flags, u64 length */
 #define TM_DUMP_END_SIZE 20u     /* the end section: its header and a u32 CRC-32 */
@@ -183,6 +183,12 @@ TMDEF void tm_free(void *ptr);
 #define TM_DUMP_REQUIRED 1u      /* section flag: a reader that does not know the tag refuses */
 #define TM_DUMP_NONE 0xFFFFFFFFu /* "no string" */
 #define TM_DUMP_FRAME_SOURCE 0u
+#define TM_DUMP_FRAME_NATIVE 1u  /* a return address: u32 module id, u64 offset (version 2) */
+#define TM_DUMP_MAX_BUILD_ID 64u
+#define TM_DUMP_MAX_RANGES 64u
+#define TM_DUMP_SAMPLE_SIZE 24u  /* TIME: u64 t_ns, u64 traced, u64 rss */
+#define TM_DUMP_PEAK_SIZE 24u    /* PEAK: u32 domain, u32 traceback, u64 count, u64 size */
+#define TM_DUMP_ALLOC_SIZE 32u   /* ALOC: ... u64 count, u64 size, u64 temporaries */
 #define TM_DUMP_TAG(a, b, c, d) \
     ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
 #define TM_DUMP_TAG_STRS TM_DUMP_TAG('S', 'T', 'R', 'S')
@@ -190,6 +196,10 @@ TMDEF void tm_free(void *ptr);
 #define TM_DUMP_TAG_FRMS TM_DUMP_TAG('F', 'R', 'M', 'S')
 #define TM_DUMP_TAG_TBKS TM_DUMP_TAG('T', 'B', 'K', 'S')
 #define TM_DUMP_TAG_TRCS TM_DUMP_TAG('T', 'R', 'C', 'S')
+#define TM_DUMP_TAG_MODS TM_DUMP_TAG('M', 'O', 'D', 'S')
+#define TM_DUMP_TAG_TIME TM_DUMP_TAG('T', 'I', 'M', 'E')
+#define TM_DUMP_TAG_PEAK TM_DUMP_TAG('P', 'E', 'A', 'K')
+#define TM_DUMP_TAG_ALOC TM_DUMP_TAG('A', 'L', 'O', 'C')
 #define TM_DUMP_TAG_END TM_DUMP_TAG('E', 'N', 'D', ' ')
 
 #ifdef __cplusplus

@@ -4,7 +4,7 @@
 ANALYZER_SRC    := $(filter-out analyzer/fuzz_%.c,$(wildcard analyzer/*.c))
 ANALYZER_OBJ    := $(ANALYZER_SRC:analyzer/%.c=$(BUILD)/analyzer/%.o)
 ANALYZER_CFLAGS  = -std=c11 $(WARN) -I. $(SQLITE_CFLAGS) $(STB_CFLAGS)
-ANALYZER_LIBS    = $(SQLITE_LIBS) -lz -lm
+ANALYZER_LIBS    = $(SQLITE_LIBS) $(DW_LIBS) -lz -lm
 
 $(BUILD)/analyzer/%.o: analyzer/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

@@ -8,6 +8,8 @@ STB_CFLAGS    = $(shell pkg-config --cflags stb)
 SQLITE_CFLAGS = $(shell pkg-config --cflags sqlite3)
 SQLITE_LIBS   = $(shell pkg-config --libs sqlite3)
 CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
+DW_LIBS       = $(shell pkg-config --libs libdw)
+UNWIND_LIBS   = $(shell pkg-config --libs libunwind)
 PREFIX  ?= /usr/local
 
 DEPS_STAMP := $(BUILD)/.deps

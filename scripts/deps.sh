@@ -2,7 +2,8 @@
 # Installs the Debian packages the build needs, only those missing.
 # Runs as root, or through sudo; says what it installs.
 set -eu
-need="pkg-config gcc g++ libstb-dev libsqlite3-dev libcmocka-dev zlib1g-dev clang libclang-rt-dev python3"
+need="pkg-config gcc g++ libstb-dev libsqlite3-dev libcmocka-dev zlib1g-dev clang libclang-rt-dev python3
+  libunwind-dev libdw-dev elfutils valgrind heaptrack chromium golang-go nodejs npm"
 missing=""
 for pkg in $need; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
