@@ -13,11 +13,17 @@ include mk/analyzer.mk
 include mk/test_header.mk
 include mk/test_errors.mk
 include mk/test_parity.mk
+include mk/test_exports.mk
+include mk/test_symbolize.mk
+include mk/report.mk
 include mk/examples.mk
 include mk/bench_tracker.mk
 include mk/bench_analyzer.mk
 include mk/fuzz.mk
 include mk/install.mk
+include mk/preload.mk
+include mk/test_native.mk
+include mk/bench_native.mk
 
 test: $(TEST_DEPS)
 	@sh tests/run.sh $(TEST_SUITES)

@@ -52,6 +52,7 @@ API (Python's names; 0 means success unless said otherwise)
    void   tm_get_untraced_memory(size_t *count, size_t *size)   blocks it failed to record
    int    tm_get_traceback_limit(void)
    const tm_traceback *tm_get_object_traceback(const void *ptr)  NULL if not traced
+   void   tm_set_timeline(int on)           the timeline, peak contents and totals (default on)
 
    tm_snapshot *tm_take_snapshot(void)      NULL when not tracing or out of memory
    size_t tm_snapshot_traces(const tm_snapshot *, const tm_trace **traces)
@@ -74,6 +75,20 @@ ENVIRONMENT
    TRACEMALLOC_DUMP=path
                         write a snapshot to path at exit (%p: pid, %n: a counter that names
                         no existing file, %%: a percent sign)
+   TRACEMALLOC_TIMELINE=0
+                        no timeline, peak contents or allocation totals (as tm_set_timeline(0))
+
+MEMORY OVER TIME (on by default; every dump holds it as TIME, PEAK and ALOC, docs/FORMAT.md)
+   timeline      samples of (time, traced bytes, RSS): every 10 ms while the program allocates,
+                 whenever the traced memory moved by more than 1% of the peak, and one when a
+                 snapshot is taken; 4096 at most (then neighbours merge, keeping the higher one)
+   peak contents per traceback, the blocks live at the peak and their bytes, to within 1% of
+                 the peak (massif's rule); tm_reset_peak and tm_clear_traces start them afresh
+   totals        per traceback, the blocks allocated since start (or tm_clear_traces), freed or
+                 not, their bytes, and the temporaries: blocks freed before the same thread's
+                 next traced allocation (heaptrack's rule)
+   They cost a tally per traceback and ~2 ns a malloc/free pair (make bench). tm_set_timeline(1)
+   after tm_set_timeline(0) starts the totals afresh, counting the blocks live then.
 
 REVISION HISTORY
    0.1.0  (2026-11-25) first release: call-site tracing, domains, snapshots, dump format 1
@@ -98,11 +113,14 @@ REVISION HISTORY
 extern "C" {
 #endif
 
-/* One frame of a traceback. filename and function point to strings the tracker owns. */
+/* One frame of a traceback. A source frame has filename and lineno (strings the tracker owns)
+   and address 0; a native frame (tm_start(N), N > 1) has filename NULL, lineno 0, function NULL
+   and address, the return address into the caller, which the analyzer symbolizes. */
 typedef struct tm_frame {
     const char *filename;
     unsigned lineno;
     const char *function; /* NULL when unknown */
+    uintptr_t address;
 } tm_frame;
 
 /* frames[0] is the most recent frame: the allocation site. nframe <= the traceback limit;
@@ -136,6 +154,8 @@ TMDEF void tm_reset_peak(void);
 TMDEF size_t tm_get_tracemalloc_memory(void);
 TMDEF void tm_get_untraced_memory(size_t *count, size_t *size);
 TMDEF int tm_get_traceback_limit(void);
+/* On by default: the timeline, the peak's contents and the allocation totals, in every dump. */
+TMDEF void tm_set_timeline(int on);
 /* Valid until the trace is cleared (tm_clear_traces, tm_stop). */
 TMDEF const tm_traceback *tm_get_object_traceback(const void *ptr);
 
@@ -152,7 +172,35 @@ TMDEF int tm_track_at(unsigned domain, const void *ptr, size_t size,
 TMDEF int tm_untrack(unsigned domain, const void *ptr);
 TMDEF int tm_track_frames(unsigned domain, const void *ptr, size_t size,
                           const tm_frame *frames, int nframe);
-#define tm_track(domain, ptr, size) tm_track_at((domain), (ptr), (size), __FILE__, __LINE__, __func__)
+/* For interposers (an LD_PRELOAD library): traces with the native stack, frames[0] being the first
+   return address outside the object that holds the tracker. Returns as tm_track_at. */
+TMDEF int tm_track_native(unsigned domain, const void *ptr, size_t size);
+
+/* How native stacks are unwound (tm_start(N), N > 1; env TRACEMALLOC_UNWIND=auto|fp|dwarf). */
+#define TM_UNWIND_AUTO 0  /* fp once it has given what dwarf gives on the first stacks, else dwarf */
+#define TM_UNWIND_FP 1    /* frame pointers: fast; needs -fno-omit-frame-pointer everywhere */
+#define TM_UNWIND_DWARF 2 /* call frame information: libunwind (TRACEMALLOC_LIBUNWIND) or backtrace */
+TMDEF int tm_set_unwind(int mode); /* 0, or -1 for an unknown mode */
+#define tm_track(domain, ptr, size) tm__keep_int(tm_track_at((domain), (ptr), (size), __FILE__, __LINE__, __func__))
+
+/* The macros pass the wrappers' results through these: a call whose result is used after it is
+   no tail call, so the wrapper returns into the function that holds the call site, and a native
+   stack (tm_start(N), N > 1) keeps that function's caller. They cost no instruction. */
+static __inline__ void *tm__keep(void *p)
+{
+    __asm__("" : "+r"(p));
+    return p;
+}
+static __inline__ char *tm__keep_string(char *s)
+{
+    __asm__("" : "+r"(s));
+    return s;
+}
+static __inline__ int tm__keep_int(int v)
+{
+    __asm__("" : "+r"(v));
+    return v;
+}
 
 TMDEF void *tm_malloc_at(size_t size, const char *file, unsigned line, const char *func);
 TMDEF void *tm_calloc_at(size_t count, size_t size, const char *file, unsigned line, const char *func);
@@ -226,6 +274,7 @@ TMDEF void tm_free(void *ptr);
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #ifdef __linux__
 #include <sys/syscall.h>
 #endif
@@ -252,6 +301,7 @@ extern int (posix_memalign)(void **out, size_t alignment, size_t size);
 extern void *(aligned_alloc)(size_t alignment, size_t size);
 extern void *(reallocarray)(void *ptr, size_t count, size_t size);
 extern long (syscall)(long number, ...);
+extern int (clock_gettime)(int clock, struct timespec *now); /* clockid_t is int on Linux */
 #ifdef __GLIBC__
 extern void *(memalign)(size_t alignment, size_t size);
 extern void *(valloc)(size_t size);
@@ -639,6 +689,7 @@ static uint64_t tm__hash_frames(const tm_frame *frames, int nframe, int total_nf
         h = (h ^ (uint64_t)(uintptr_t)frames[i].filename) * 1099511628211u;
         h = (h ^ frames[i].lineno) * 1099511628211u;
         h = (h ^ (uint64_t)(uintptr_t)frames[i].function) * 1099511628211u;
+        h = (h ^ (uint64_t)frames[i].address) * 1099511628211u;
     }
     return h;
 }
@@ -649,7 +700,7 @@ static int tm__same_frames(const tm_traceback *tb, const tm_frame *frames, int n
     if (tb->nframe != nframe || tb->total_nframe != total) return 0;
     for (i = 0; i < nframe; i++)
         if (tb->frames[i].filename != frames[i].filename || tb->frames[i].lineno != frames[i].lineno
-            || tb->frames[i].function != frames[i].function)
+            || tb->frames[i].function != frames[i].function || tb->frames[i].address != frames[i].address)
             return 0;
     return 1;
 }
@@ -670,6 +721,8 @@ static tm__traceback *tm__new_traceback(const tm_frame *frames, int nframe, int 
 }
 
 /* Frames hold interned strings. Returns the traceback id, or TM__NO_TRACEBACK when out of memory. */
+static int tm__tally_reserve(uint32_t tb); /* the traceback's tally in the history (below) */
+
 static uint32_t tm__intern_traceback(const tm_frame *frames, int nframe, int total)
 {
     uint64_t h = tm__hash_frames(frames, nframe, total);
@@ -679,7 +732,10 @@ static uint32_t tm__intern_traceback(const tm_frame *frames, int nframe, int tot
     for (; id != TM__NO_TRACEBACK; id = tm__state.tracebacks[id]->next)
         if (tm__same_frames(&tm__state.tracebacks[id]->pub, frames, nframe, total)) return id;
     tb = tm__new_traceback(frames, nframe, total, h);
-    if (!tb) return TM__NO_TRACEBACK;
+    if (!tb || tm__tally_reserve((uint32_t)arrlen(tm__state.tracebacks))) {
+        tm__raw_free(tb);
+        return TM__NO_TRACEBACK;
+    }
     tb->next = i >= 0 ? tm__state.by_hash[i].value : TM__NO_TRACEBACK;
     tm__orphan = tb;
     arrput(tm__state.tracebacks, tb);
@@ -704,6 +760,7 @@ static uint32_t tm__intern_site_locked(const char *file, unsigned line, const ch
     frame.filename = tm__intern_file(file ? file : "<unknown>");
     frame.lineno = line;
     frame.function = func ? tm__intern_string(func) : NULL;
+    frame.address = 0;
     if (!frame.filename || (func && !frame.function)) return TM__NO_TRACEBACK;
     id = tm__intern_traceback(&frame, 1, 1);
     if (id != TM__NO_TRACEBACK) hmput(tm__state.sites, key, id);
@@ -760,14 +817,21 @@ static uint32_t tm__intern_frames_locked(const tm_frame *frames, int nframe, int
     int n = nframe < limit ? nframe : limit, i;
     uint32_t id = TM__NO_TRACEBACK;
     if (n == 0) { /* Python records an empty stack as one "<unknown>" frame */
-        tm_frame unknown = {"<unknown>", 0, NULL};
+        tm_frame unknown = {"<unknown>", 0, NULL, 0};
         return tm__intern_frames_locked(&unknown, 1, 1);
     }
     if (n > 64 && !(copy = (tm_frame *)tm__raw_realloc(NULL, (size_t)n * sizeof *copy))) return id;
     for (i = 0; i < n; i++) {
         const char *function = frames[i].function;
+        if (!frames[i].filename && frames[i].address) { /* a native frame */
+            copy[i] = frames[i];
+            copy[i].lineno = 0;
+            copy[i].function = NULL;
+            continue;
+        }
         copy[i].filename = tm__intern_string(frames[i].filename ? frames[i].filename : "<unknown>");
         copy[i].lineno = frames[i].lineno;
+        copy[i].address = 0;
         copy[i].function = function ? tm__intern_string(function) : NULL;
         if (!copy[i].filename || (function && !copy[i].function)) break;
     }
@@ -777,9 +841,385 @@ static uint32_t tm__intern_frames_locked(const tm_frame *frames, int nframe, int
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Native stacks (tm_start(N), N > 1, and tm_track_native): the return addresses of the calling   */
+/* thread's stack, from a frame-pointer walk or from DWARF call frame information, interned      */
+/* through a per-thread cache, so a stack seen before costs a hash, a compare and no lock. They   */
+/* are unwound before tm__begin: an unwinder may wait for the loader's lock (dl_iterate_phdr),    */
+/* which a thread in dlopen holds while its own malloc waits for the owner's operation to end.   */
+/* ---------------------------------------------------------------------------------------------- */
+#if defined(__GLIBC__) || defined(TRACEMALLOC_LIBUNWIND)
+#define TM__NATIVE 1
+#endif
+#define TM__NATIVE_DEPTH 256 /* an unwinder walks this many frames past the tracker's (or limit) */
+#define TM__NATIVE_SLACK 16  /* room for the tracker's and the unwinder's own frames */
+#define TM__STACK_CACHE 128  /* per thread, direct-mapped */
+#define TM__AUTO_CHECKS 16   /* auto: stacks on which fp must agree with dwarf before it is used */
+#define TM__AUTO_SAMPLE 1024 /* auto, settled on fp: one stack in this many is compared again */
+#define TM__AUTO_BOTTOM 3    /* frames fp may miss at the bottom (the C library starting a thread) */
+
+/* tm_track_native's site: no source frame, frames from the first address outside the tracker. */
+static const char tm__native_site[] = "<unknown>";
+
+struct tm__stack_entry {
+    uint64_t hash;
+    const char *file, *func;
+    unsigned line, generation;
+    uint32_t traceback;
+    int nframe, total, capacity;
+    void **frames; /* this thread's copy: the interned traceback may be freed by a clear */
+};
+
+/* A thread's unwinding state, allocated on its first native stack, freed when it exits. */
+typedef struct tm__thread {
+    uintptr_t stack_lo, stack_hi; /* the thread's stack: a frame-pointer walk stays inside */
+    int stack_state;              /* 0 not looked up yet, 1 known, -1 unknown (no fp walk) */
+    unsigned samples;             /* auto on fp: captures since the last comparison */
+    int capacity;                 /* of raw and other */
+    void **raw, **other;          /* what the unwinders returned */
+    /* the last capture: nframe native frames (the limit's share) of a stack total deep */
+    void **frames;
+    int nframe, total;
+    struct tm__stack_entry cache[TM__STACK_CACHE];
+} tm__thread;
+
+static struct tm__unwind {
+    int mode;                     /* TM_UNWIND_*: as asked */
+    int chosen;                   /* auto: 0 undecided, then TM_UNWIND_FP or TM_UNWIND_DWARF */
+    int agreements;               /* auto: stacks fp and dwarf agreed on */
+    int prepared;                 /* the dwarf unwinder was called once */
+    int self_state;               /* the object holding the tracker: 0 unknown, 1 found, -1 none */
+    uintptr_t self_lo, self_hi;
+    pthread_once_t key_once;
+    pthread_key_t key;            /* frees a thread's tm__thread when it exits */
+} tm__unwind = {TM_UNWIND_AUTO, 0, 0, 0, 0, 0, 0, PTHREAD_ONCE_INIT, 0};
+
+static TM__THREAD tm__thread *tm__self;
+
+#ifdef TM__NATIVE
+#ifdef TRACEMALLOC_LIBUNWIND
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#else
+#include <execinfo.h>
+#endif
+#include <link.h>
+/* struct dl_phdr_info and some pthread calls are GNU or POSIX extensions that strict ISO modes
+   hide; the layout below is the one glibc documents, and the functions exist. */
+#if defined(__USE_GNU)
+typedef struct dl_phdr_info tm__object;
+#define tm__each_object dl_iterate_phdr
+#else
+typedef struct tm__object {
+    ElfW(Addr) dlpi_addr;
+    const char *dlpi_name;
+    const ElfW(Phdr) *dlpi_phdr;
+    ElfW(Half) dlpi_phnum;
+} tm__object;
+extern int (dl_iterate_phdr)(int (*callback)(tm__object *, size_t, void *), void *data);
+#define tm__each_object dl_iterate_phdr
+extern int (pthread_getattr_np)(pthread_t thread, pthread_attr_t *attr);
+#endif
+#if !defined(__USE_XOPEN2K) && !defined(__cplusplus)
+extern int (pthread_attr_getstack)(const pthread_attr_t *attr, void **addr, size_t *size);
+extern ssize_t (readlink)(const char *path, char *buffer, size_t size);
+#endif
+
+static void tm__thread_free(void *self)
+{
+    tm__thread *t = (tm__thread *)self;
+    int busy = tm__busy, i;
+    tm__busy = 1;
+    for (i = 0; i < TM__STACK_CACHE; i++) tm__raw_free(t->cache[i].frames);
+    tm__raw_free(t->raw);
+    tm__raw_free(t->other);
+    tm__raw_free(t);
+    if (tm__self == t) tm__self = NULL;
+    tm__busy = busy;
+}
+
+static void tm__make_key(void)
+{
+    (void)pthread_key_create(&tm__unwind.key, tm__thread_free);
+}
+
+/* The thread's state with room for the current limit; NULL when out of memory. */
+static tm__thread *tm__thread_get(void)
+{
+    tm__thread *t = tm__self;
+    int need = __atomic_load_n(&tm__state.limit, __ATOMIC_RELAXED);
+    need = (need > TM__NATIVE_DEPTH ? need : TM__NATIVE_DEPTH) + TM__NATIVE_SLACK;
+    if (!t) {
+        if (!(t = (tm__thread *)tm__raw_realloc(NULL, sizeof *t))) return NULL;
+        memset(t, 0, sizeof *t);
+        (void)pthread_once(&tm__unwind.key_once, tm__make_key);
+        (void)pthread_setspecific(tm__unwind.key, t);
+        tm__self = t;
+    }
+    if (t->capacity < need) {
+        void **raw = (void **)tm__raw_realloc(t->raw, (size_t)need * sizeof *raw), **other;
+        if (raw) t->raw = raw;
+        other = raw ? (void **)tm__raw_realloc(t->other, (size_t)need * sizeof *other) : NULL;
+        if (other) t->other = other;
+        if (!raw || !other) return NULL;
+        t->capacity = need;
+    }
+    return t;
+}
+
+static void tm__thread_stack(tm__thread *t)
+{
+    pthread_attr_t attr;
+    void *base;
+    size_t size;
+    t->stack_state = -1;
+    if (pthread_getattr_np(pthread_self(), &attr)) return;
+    if (pthread_attr_getstack(&attr, &base, &size) == 0 && size) {
+        t->stack_lo = (uintptr_t)base;
+        t->stack_hi = (uintptr_t)base + size;
+        t->stack_state = 1;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+/* Walks the chain of frame pointers from this function's frame: each frame holds the caller's
+   frame pointer and the return address above it. A frame must lie inside the thread's stack,
+   aligned, above the previous one, so a function built without frame pointers (whose register
+   holds anything) ends the walk instead of faulting. */
+__attribute__((no_sanitize_address)) /* a frame may sit next to another's redzone */
+TM__NOINLINE int tm__walk_fp(const tm__thread *t, void **out, int max)
+{
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    int n = 0;
+    while (n < max && fp >= t->stack_lo && fp <= t->stack_hi - 2 * sizeof(uintptr_t)
+           && fp % sizeof(uintptr_t) == 0) {
+        uintptr_t next = ((const uintptr_t *)fp)[0], ret = ((const uintptr_t *)fp)[1];
+        if (!ret) break;
+        out[n++] = (void *)ret;
+        if (next <= fp) break;
+        fp = next;
+    }
+    return n;
+}
+
+/* DWARF: libunwind with its per-thread cache, or the C library's backtrace (libgcc's unwinder). */
+TM__NOINLINE int tm__walk_dwarf(void **out, int max)
+{
+#ifdef TRACEMALLOC_LIBUNWIND
+    return unw_backtrace(out, max);
+#else
+    return backtrace(out, max);
+#endif
+}
+
+/* The first call of backtrace loads libgcc_s, and libunwind sets its cache up: done once, early,
+   and with the guard up, so that what they allocate passes through. */
+static void tm__unwind_prepare(void)
+{
+    void *frames[4];
+    int busy = tm__busy;
+    if (__atomic_exchange_n(&tm__unwind.prepared, 1, __ATOMIC_ACQ_REL)) return;
+    tm__busy = 1;
+#ifdef TRACEMALLOC_LIBUNWIND
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+#endif
+    (void)tm__walk_dwarf(frames, 4);
+    tm__busy = busy;
+}
+
+/* The range of the object (executable or shared library) that holds the tracker's code. */
+static int tm__find_self(tm__object *object, size_t size, void *data)
+{
+    uintptr_t code = (uintptr_t)(void (*)(void))tm__unwind_prepare, lo = UINTPTR_MAX, hi = 0;
+    int i, mine = 0;
+    (void)size;
+    for (i = 0; i < object->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &object->dlpi_phdr[i];
+        uintptr_t start = (uintptr_t)object->dlpi_addr + ph->p_vaddr, end = start + ph->p_memsz;
+        if (ph->p_type != PT_LOAD) continue;
+        if (start < lo) lo = start;
+        if (end > hi) hi = end;
+        if (code >= start && code < end) mine = 1;
+    }
+    if (!mine) return 0;
+    ((uintptr_t *)data)[0] = lo;
+    ((uintptr_t *)data)[1] = hi;
+    return 1;
+}
+
+static int tm__in_self(void *address)
+{
+    int state = __atomic_load_n(&tm__unwind.self_state, __ATOMIC_ACQUIRE);
+    if (state == 0) { /* threads may race here: they find the same range */
+        uintptr_t range[2];
+        state = tm__each_object(tm__find_self, range) ? 1 : -1;
+        if (state == 1) {
+            __atomic_store_n(&tm__unwind.self_lo, range[0], __ATOMIC_RELAXED);
+            __atomic_store_n(&tm__unwind.self_hi, range[1], __ATOMIC_RELAXED);
+        }
+        __atomic_store_n(&tm__unwind.self_state, state, __ATOMIC_RELEASE);
+    }
+    return state == 1 && (uintptr_t)address >= __atomic_load_n(&tm__unwind.self_lo, __ATOMIC_RELAXED)
+           && (uintptr_t)address < __atomic_load_n(&tm__unwind.self_hi, __ATOMIC_RELAXED);
+}
+
+/* Where the caller's frames start in what an unwinder returned: after the anchor (header mode:
+   the wrapper's return address into the function that holds the call site, whose line is
+   frames[0] already), or at the first address outside the tracker's object (anchor 0).
+   -1 when the anchor is missing: the walk did not see the wrapper's frame. */
+static int tm__first_frame(void **raw, int n, uintptr_t anchor)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        if (anchor ? (uintptr_t)raw[i] == anchor : !tm__in_self(raw[i])) return anchor ? i + 1 : i;
+    return anchor ? -1 : n;
+}
+
+/* auto: fp is trusted where it gives what dwarf gives, except that it may stop a few frames
+   early at the bottom, in the C library that started the thread (built without frame pointers). */
+static int tm__fp_agrees(void **fp, int nfp, void **dwarf, int ndwarf)
+{
+    if (nfp < 1 || nfp > ndwarf || ndwarf - nfp > TM__AUTO_BOTTOM) return 0;
+    return memcmp(fp, dwarf, (size_t)nfp * sizeof *fp) == 0;
+}
+
+/* Which unwinder this capture uses; TM_UNWIND_AUTO: both, to compare them. */
+static int tm__unwinder(tm__thread *t)
+{
+    int mode = __atomic_load_n(&tm__unwind.mode, __ATOMIC_RELAXED), chosen;
+    if (mode == TM_UNWIND_DWARF) return mode;
+    if (t->stack_state == 0) tm__thread_stack(t);
+    if (t->stack_state != 1) return TM_UNWIND_DWARF;
+    if (mode == TM_UNWIND_FP) return mode;
+    chosen = __atomic_load_n(&tm__unwind.chosen, __ATOMIC_RELAXED);
+    if (chosen == TM_UNWIND_DWARF) return chosen;
+    if (chosen == TM_UNWIND_FP) return ++t->samples % TM__AUTO_SAMPLE ? TM_UNWIND_FP : TM_UNWIND_AUTO;
+    return TM_UNWIND_AUTO;
+}
+
+/* Unwinds the calling thread's stack into its tm__thread (frames, nframe, total; total counts
+   frames[0]'s source frame in header mode). NULL when that cannot be done: the caller records
+   the call site alone. */
+TM__NOINLINE tm__thread *tm__capture(uintptr_t anchor)
+{
+    tm__thread *t;
+    int how, n, first, limit = __atomic_load_n(&tm__state.limit, __ATOMIC_RELAXED) - (anchor != 0);
+    tm__busy = 1; /* what the unwinders allocate passes through; tm__end lowers it */
+    if (!(t = tm__thread_get())) return NULL;
+    how = tm__unwinder(t);
+    n = how == TM_UNWIND_FP ? tm__walk_fp(t, t->raw, t->capacity) : tm__walk_dwarf(t->raw, t->capacity);
+    first = tm__first_frame(t->raw, n, anchor);
+    if (how == TM_UNWIND_AUTO) {
+        int m = tm__walk_fp(t, t->other, t->capacity), other = tm__first_frame(t->other, m, anchor);
+        if (first >= 0 && other >= 0 && tm__fp_agrees(t->other + other, m - other, t->raw + first, n - first)) {
+            if (__atomic_add_fetch(&tm__unwind.agreements, 1, __ATOMIC_RELAXED) >= TM__AUTO_CHECKS) {
+                int undecided = 0;
+                __atomic_compare_exchange_n(&tm__unwind.chosen, &undecided, TM_UNWIND_FP, 0, __ATOMIC_RELAXED,
+                                            __ATOMIC_RELAXED);
+            }
+        } else if (first >= 0) {
+            __atomic_store_n(&tm__unwind.chosen, TM_UNWIND_DWARF, __ATOMIC_RELAXED);
+        }
+    }
+    if (first < 0) return NULL;
+    t->frames = t->raw + first;
+    t->total = n - first + (anchor != 0);
+    t->nframe = n - first < limit ? n - first : limit;
+    return t;
+}
+
+/* A cheap hash of a stack and its site for the thread's cache, which compares what it finds. */
+static uint64_t tm__hash_stack(const tm__thread *t, const char *file, unsigned line, const char *func)
+{
+    uint64_t h = (uint64_t)(uintptr_t)file ^ (uint64_t)line << 48 ^ (uint64_t)(uintptr_t)func << 7
+               ^ (uint64_t)t->total << 32;
+    int i;
+    for (i = 0; i < t->nframe; i++) h = (h << 5 | h >> 59) ^ (uint64_t)(uintptr_t)t->frames[i];
+    h *= UINT64_C(0x9E3779B97F4A7C15);
+    return h ^ h >> 29;
+}
+
+/* Interns the captured stack under stb_lock: the site's frame (header mode), then native frames. */
+static uint32_t tm__intern_stack_locked(const tm__thread *t, const char *file, unsigned line, const char *func)
+{
+    tm_frame kept[64], *frames = kept;
+    int site = file != tm__native_site, n = t->nframe + site, i;
+    uint32_t id = TM__NO_TRACEBACK;
+    if (n == 0) return tm__intern_frames_locked(NULL, 0, 1); /* "<unknown>", as Python */
+    if (n > 64 && !(frames = (tm_frame *)tm__raw_realloc(NULL, (size_t)n * sizeof *frames))) return id;
+    if (site) {
+        id = tm__intern_site_locked(file, line, func);
+        if (id != TM__NO_TRACEBACK) frames[0] = tm__state.tracebacks[id]->pub.frames[0];
+    }
+    if (!site || id != TM__NO_TRACEBACK) {
+        for (i = 0; i < t->nframe; i++) {
+            frames[site + i].filename = frames[site + i].function = NULL;
+            frames[site + i].lineno = 0;
+            frames[site + i].address = (uintptr_t)t->frames[i];
+        }
+        id = tm__intern_traceback(frames, n, t->total);
+    }
+    if (frames != kept) tm__raw_free(frames);
+    return id;
+}
+
+/* The traceback of the stack tm__capture left in t, and in *generation the clear it belongs to. */
+TM__NOINLINE uint32_t tm__stack_traceback(tm__thread *t, const char *file, unsigned line, const char *func,
+                                          unsigned *generation)
+{
+    uint64_t h = tm__hash_stack(t, file, line, func);
+    struct tm__stack_entry *e = &t->cache[h % TM__STACK_CACHE];
+    unsigned current = __atomic_load_n(&tm__state.generation, __ATOMIC_RELAXED);
+    size_t bytes = (size_t)t->nframe * sizeof *t->frames;
+    uint32_t id;
+    if (e->hash == h && e->generation == current && e->nframe == t->nframe && e->total == t->total
+        && e->file == file && e->line == line && e->func == func && (!bytes || !memcmp(e->frames, t->frames, bytes))) {
+        *generation = current;
+        return e->traceback;
+    }
+    tm__spin_lock(&tm__state.stb_lock);
+    {
+        TM__TRY(tm__spin_unlock(&tm__state.stb_lock); return TM__NO_TRACEBACK)
+        id = tm__intern_stack_locked(t, file, line, func);
+        TM__END_TRY;
+    }
+    *generation = tm__state.generation;
+    tm__spin_unlock(&tm__state.stb_lock);
+    if (id == TM__NO_TRACEBACK) return id;
+    if (e->capacity < t->nframe) { /* no room for the copy: the entry stays as it was */
+        void **grown = (void **)tm__raw_realloc(e->frames, bytes);
+        if (!grown) return id;
+        e->frames = grown;
+        e->capacity = t->nframe;
+    }
+    if (bytes) memcpy(e->frames, t->frames, bytes);
+    e->hash = h;
+    e->file = file, e->func = func, e->line = line;
+    e->generation = *generation;
+    e->traceback = id;
+    e->nframe = t->nframe;
+    e->total = t->total;
+    return id;
+}
+#else /* no unwinder here: every traceback is the call site's */
+TM__INLINE void tm__unwind_prepare(void) {}
+TM__INLINE tm__thread *tm__capture(uintptr_t anchor)
+{
+    (void)anchor;
+    return NULL;
+}
+TM__INLINE uint32_t tm__stack_traceback(tm__thread *t, const char *file, unsigned line, const char *func,
+                                        unsigned *generation)
+{
+    (void)t, (void)file, (void)line, (void)func, (void)generation;
+    return TM__NO_TRACEBACK;
+}
+#endif
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Traced memory                                                                                  */
 /* ---------------------------------------------------------------------------------------------- */
-TM__INLINE void tm__count_traced(size_t size)
+/* Returns the traced memory after the addition. */
+TM__INLINE size_t tm__count_traced(size_t size)
 {
     size_t current, peak;
     tm__counter_add(&tm__state.current, size);
@@ -787,18 +1227,179 @@ TM__INLINE void tm__count_traced(size_t size)
     peak = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED);
     if (tm__owned) {
         if (current > peak) __atomic_store_n(&tm__state.peak, current, __ATOMIC_RELAXED);
-        return;
+        return current;
     }
     while (current > peak
            && !__atomic_compare_exchange_n(&tm__state.peak, &peak, current, 1, __ATOMIC_RELAXED,
                                            __ATOMIC_RELAXED)) {
     }
+    return current;
 }
 
 static void tm__count_untraced(size_t size)
 {
     tm__counter_add(&tm__state.untraced_count, 1);
     tm__counter_add(&tm__state.untraced_size, size);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* History: the timeline, the peak's contents and the allocation totals (the dump's TIME, PEAK    */
+/* and ALOC). Each traceback has a tally, updated where the trace is (under its shard's lock, or  */
+/* stb_lock for the table of others), so that with every lock held the tallies add up to current. */
+/* An operation pays two counter adds and a compare; the rest (samples, copying the peak) runs in */
+/* tm__watch, when the traced memory leaves (watch_low, watch_high] or at every 64th allocation   */
+/* of a traceback, which reads the clock.                                                         */
+/* ---------------------------------------------------------------------------------------------- */
+#ifdef __linux__
+#define TM__CLOCK_REALTIME 0          /* the kernel's ABI, <linux/time.h> */
+#define TM__CLOCK_MONOTONIC 1
+#define TM__CLOCK_MONOTONIC_COARSE 6  /* the last tick's time: ~5 ns less than a read of the TSC */
+#else
+#define TM__CLOCK_REALTIME CLOCK_REALTIME
+#define TM__CLOCK_MONOTONIC CLOCK_MONOTONIC
+#define TM__CLOCK_MONOTONIC_COARSE CLOCK_MONOTONIC
+#endif
+#define TM__SAMPLE_NS 10000000u /* 10 ms between samples, and between two reads of the RSS */
+#define TM__SAMPLES 4096        /* the timeline's bound (96 KB); then neighbours merge */
+#define TM__TICK 64             /* a traceback's every 64th allocation looks at the clock */
+#define TM__TALLY_FIRST 64      /* chunk k (6..32) holds the 2^k tallies of the ids from 2^k - 64 */
+#define TM__TALLY_CHUNKS 33
+
+/* A traceback's figures in one domain; 64 bytes, so an index is a shift. */
+typedef struct tm__tally {
+    size_t count, size;             /* allocated since start or clear */
+    size_t freed_count, freed_size; /* of them, freed: live is the difference (two adds a side) */
+    size_t temporaries;             /* freed before their thread's next traced allocation */
+    size_t peak_count, peak_size;   /* live when the peak was last recorded */
+    size_t unused;
+} tm__tally;
+
+typedef struct tm__sample {
+    uint64_t t_ns, traced, rss;
+} tm__sample;
+
+/* A tally as a snapshot keeps it: PEAK's or ALOC's record (PEAK's has no temporaries). */
+typedef struct tm__group {
+    uint32_t domain, traceback; /* the interned id until tm__snapshot_tracebacks */
+    uint64_t count, size, temporaries;
+} tm__group;
+
+static struct tm__history {
+    /* read by every operation */
+    TM__LINE int off;        /* TRACEMALLOC_TIMELINE=0, tm_set_timeline(0) */
+    size_t watch_high;       /* the traced memory above this or below watch_low: tm__watch */
+    size_t watch_low;
+    /* under lock (tm__lock_all takes it, after the shards'), read by the snapshot */
+    TM__LINE int lock;
+    tm__tally *chunks[TM__TALLY_CHUNKS]; /* domain 0 by traceback id; a chunk never moves, so an
+                                            operation reads it while stb_lock adds tracebacks */
+    struct { uint64_t key; tm__tally value; } *others; /* under stb_lock: domain << 32 | id */
+    uint64_t start_ns, start_mono;   /* when tracing started: epoch and CLOCK_MONOTONIC */
+    uint64_t peak_t_ns;              /* the recorded peak: when, its bytes, and past what the */
+    size_t peak_size, peak_next;     /* traced memory makes a new record (1% above it) */
+    size_t last_traced;              /* the last sample's */
+    uint64_t next_sample, rss, rss_at;
+    size_t nsamples, span, filled;   /* each entry holds up to span samples; the last has filled */
+    tm__sample samples[TM__SAMPLES];
+} tm__history;
+
+/* The last block this thread traced, for heaptrack's temporaries. */
+static TM__THREAD uintptr_t tm__last_ptr = UINTPTR_MAX;
+static TM__THREAD unsigned tm__last_domain;
+
+TM__NOINLINE void tm__watch(void);
+
+/* A tally's counter, plain for the owner, atomic when shared; returns its new value. owned is
+   tm__owned, read once: the compiler cannot tell that the tally's stores leave it alone. */
+TM__INLINE size_t tm__tally_add(size_t *counter, size_t value, int owned)
+{
+    size_t n;
+    if (!owned) return __atomic_add_fetch(counter, value, __ATOMIC_RELAXED);
+    n = __atomic_load_n(counter, __ATOMIC_RELAXED) + value;
+    __atomic_store_n(counter, n, __ATOMIC_RELAXED);
+    return n;
+}
+
+/* The tally of a traceback of domain 0; its chunk exists from the traceback's interning. */
+TM__INLINE tm__tally *tm__tally_of(uint32_t tb)
+{
+    uint64_t i = (uint64_t)tb + TM__TALLY_FIRST;
+    int k = 63 - __builtin_clzll(i);
+    return __atomic_load_n(&tm__history.chunks[k], __ATOMIC_RELAXED) + (i - (UINT64_C(1) << k));
+}
+
+/* Makes the tally of traceback id exist; under stb_lock. 0, or -1 out of memory. */
+static int tm__tally_reserve(uint32_t tb)
+{
+    uint64_t i = (uint64_t)tb + TM__TALLY_FIRST;
+    int k = 63 - __builtin_clzll(i);
+    size_t bytes = ((size_t)1 << k) * sizeof(tm__tally);
+    tm__tally *chunk;
+    if (tm__history.chunks[k]) return 0;
+    chunk = (tm__tally *)tm__raw_realloc(NULL, bytes);
+    if (!chunk) return -1;
+    memset(chunk, 0, bytes);
+    __atomic_store_n(&tm__history.chunks[k], chunk, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* A traced allocation, under the lock of its table; returns 1 when tm__watch has work. */
+TM__INLINE int tm__history_alloc(tm__tally *t, unsigned domain, uintptr_t ptr, size_t size, size_t current)
+{
+    int owned = tm__owned;
+    size_t n = tm__tally_add(&t->count, 1, owned);
+    tm__tally_add(&t->size, size, owned);
+    tm__last_ptr = ptr;
+    tm__last_domain = domain;
+    return (n & (TM__TICK - 1)) == 0 || current > __atomic_load_n(&tm__history.watch_high, __ATOMIC_RELAXED);
+}
+
+/* A trace removed, under the lock of its table; returns 1 when tm__watch has work. */
+TM__INLINE int tm__history_free(tm__tally *t, unsigned domain, uintptr_t ptr, size_t size)
+{
+    int owned = tm__owned;
+    tm__tally_add(&t->freed_count, 1, owned);
+    tm__tally_add(&t->freed_size, size, owned);
+    if (TM__UNLIKELY(ptr == tm__last_ptr) && domain == tm__last_domain) {
+        tm__tally_add(&t->temporaries, 1, owned);
+        tm__last_ptr = UINTPTR_MAX;
+    }
+    return __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED)
+         < __atomic_load_n(&tm__history.watch_low, __ATOMIC_RELAXED);
+}
+
+/* A block of domain 0 traced anew at an address already traced: the old trace was freed unseen. */
+TM__NOINLINE void tm__history_replaced(uintptr_t ptr, uint64_t packed)
+{
+    if (!tm__history.off) (void)tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), 0, ptr,
+                                                 (size_t)(packed & TM__SIZE_MAX));
+}
+
+/* The tally of (domain, tb) in the table of others, added if missing (may jump: tm__TRY), or
+   NULL when missing and add is 0. Under stb_lock. */
+static tm__tally *tm__other_tally(unsigned domain, uint32_t tb, int add)
+{
+    uint64_t key = (uint64_t)domain << 32 | tb;
+    ptrdiff_t i;
+    if (domain == TM_DOMAIN_MALLOC) return tm__tally_of(tb);
+    i = hmgeti(tm__history.others, key);
+    if (i < 0 && add) {
+        tm__tally zero;
+        memset(&zero, 0, sizeof zero);
+        hmput(tm__history.others, key, zero);
+        i = hmgeti(tm__history.others, key);
+    }
+    return i >= 0 ? &tm__history.others[i].value : NULL;
+}
+
+/* The same, added if missing; NULL when out of memory. */
+static tm__tally *tm__other_tally_try(unsigned domain, uint32_t tb)
+{
+    tm__tally *tally;
+    TM__TRY(return NULL)
+    tally = tm__other_tally(domain, tb, 1);
+    TM__END_TRY;
+    return tally;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -913,11 +1514,18 @@ static tm__other_key tm__other_key_of(unsigned domain, uintptr_t ptr)
 TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
 {
     tm__other entry;
+    tm__tally *tally;
     ptrdiff_t i;
+    size_t current;
+    int due;
     tm__spin_lock(&tm__state.stb_lock);
     if (generation != tm__state.generation) { /* cleared since the traceback was interned */
         tm__spin_unlock(&tm__state.stb_lock);
         return 0;
+    }
+    if (!tm__history.off && !tm__other_tally_try(domain, tb)) { /* first: nothing changed yet */
+        tm__spin_unlock(&tm__state.stb_lock);
+        return -1;
     }
     {
         TM__TRY(tm__spin_unlock(&tm__state.stb_lock); return -1)
@@ -925,13 +1533,20 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
         entry.size = size;
         entry.traceback = tb;
         i = hmgeti(tm__state.others, entry.key);
-        if (i >= 0) tm__counter_sub(&tm__state.current, tm__state.others[i].size);
+        if (i >= 0) {
+            tm__tally *old = tm__history.off ? NULL : tm__other_tally(domain, tm__state.others[i].traceback, 0);
+            tm__counter_sub(&tm__state.current, tm__state.others[i].size);
+            if (old) (void)tm__history_free(old, domain, ptr, tm__state.others[i].size);
+        }
         hmputs(tm__state.others, entry);
         TM__END_TRY;
     }
     __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
-    tm__count_traced(size);
+    current = tm__count_traced(size);
+    tally = tm__history.off ? NULL : tm__other_tally(domain, tb, 0);
+    due = tally && tm__history_alloc(tally, domain, ptr, size, current);
     tm__spin_unlock(&tm__state.stb_lock);
+    if (due) tm__watch();
     return 0;
 }
 
@@ -939,17 +1554,22 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
 TM__NOINLINE int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb)
 {
     tm__other_key key = tm__other_key_of(domain, ptr);
+    tm__tally *tally;
     ptrdiff_t i;
+    int due = 0;
     tm__spin_lock(&tm__state.stb_lock);
     i = hmgeti(tm__state.others, key);
     if (i >= 0) {
         *size = tm__state.others[i].size;
         *tb = tm__state.others[i].traceback;
         tm__counter_sub(&tm__state.current, *size);
+        if (!tm__history.off && (tally = tm__other_tally(domain, *tb, 0)))
+            due = tm__history_free(tally, domain, ptr, *size);
         (void)hmdel(tm__state.others, key); /* shrinking frees, never allocates */
         __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
     }
     tm__spin_unlock(&tm__state.stb_lock);
+    if (due) tm__watch();
     return i >= 0;
 }
 
@@ -963,6 +1583,8 @@ TM__INLINE int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb,
     uint64_t h = tm__hash_pointer(ptr);
     tm__shard *s = tm__shard_of(h);
     tm__slot *slot;
+    size_t current;
+    int due;
     if (domain != TM_DOMAIN_MALLOC || (uint64_t)size > TM__SIZE_MAX || tb >= TM__TRACEBACK_MAX)
         return tm__other_put(domain, ptr, size, tb, generation);
     tm__lock(&s->lock);
@@ -980,10 +1602,13 @@ TM__INLINE int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb,
         s->count++;
     } else { /* the block was freed behind the tracker's back: this trace replaces it */
         tm__counter_sub(&tm__state.current, (size_t)(slot->packed & TM__SIZE_MAX));
+        tm__history_replaced(ptr, slot->packed);
     }
     slot->packed = (uint64_t)size | (uint64_t)tb << TM__SIZE_BITS;
-    tm__count_traced(size);
+    current = tm__count_traced(size);
+    due = !tm__history.off && tm__history_alloc(tm__tally_of(tb), TM_DOMAIN_MALLOC, ptr, size, current);
     tm__unlock(&s->lock);
+    if (TM__UNLIKELY(due)) tm__watch();
     return 0;
 }
 
@@ -993,6 +1618,7 @@ TM__INLINE int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *
     uint64_t h = tm__hash_pointer(ptr);
     tm__shard *s = tm__shard_of(h);
     tm__slot *slot;
+    int due = 0;
     if (domain == TM_DOMAIN_MALLOC) {
         tm__lock(&s->lock);
         *generation = tm__state.generation;
@@ -1002,8 +1628,10 @@ TM__INLINE int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *
             *tb = (uint32_t)(slot->packed >> TM__SIZE_BITS);
             tm__counter_sub(&tm__state.current, *size);
             tm__shard_erase(s, slot);
+            due = !tm__history.off && tm__history_free(tm__tally_of(*tb), TM_DOMAIN_MALLOC, ptr, *size);
         }
         tm__unlock(&s->lock);
+        if (TM__UNLIKELY(due)) tm__watch();
         if (slot) return 1;
     }
     if (!__atomic_load_n(&tm__state.others_count, __ATOMIC_RELAXED)) return 0;
@@ -1017,11 +1645,14 @@ static void tm__lock_all(void)
     int i;
     tm__spin_lock(&tm__state.stb_lock);
     for (i = 0; i < TM__SHARDS; i++) tm__lock(&tm__state.shards[i].lock);
+    tm__lock(&tm__history.lock);
 }
 
+/* Unlocks the shards and the history, the locks of operations that do not intern. */
 static void tm__unlock_shards(void)
 {
     int i;
+    tm__unlock(&tm__history.lock);
     for (i = TM__SHARDS - 1; i >= 0; i--) tm__unlock(&tm__state.shards[i].lock);
 }
 
@@ -1029,6 +1660,200 @@ static void tm__unlock_all(void)
 {
     tm__unlock_shards();
     tm__spin_unlock(&tm__state.stb_lock);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* History: samples and the peak's record, in tm__watch and at the API's calls.                   */
+/* ---------------------------------------------------------------------------------------------- */
+static uint64_t tm__clock_ns(int clock)
+{
+    struct timespec now;
+    if (clock_gettime(clock, &now)) return 0;
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* The resident set size in bytes, or 0 when /proc cannot say. One open, read and close (~10 us):
+   an open descriptor would be the parent's in a forked child. */
+static uint64_t tm__read_rss(void)
+{
+    char text[128], *p = text;
+    uint64_t resident = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    ssize_t n = -1;
+    int fd = open("/proc/self/statm", O_RDONLY);
+    if (fd >= 0) {
+        n = read(fd, text, sizeof text - 1);
+        close(fd);
+    }
+    if (n <= 0 || page <= 0) return 0;
+    text[n] = 0;
+    while (*p >= '0' && *p <= '9') p++; /* "size resident shared ...", in pages */
+    if (*p++ != ' ' || *p < '0' || *p > '9') return 0;
+    while (*p >= '0' && *p <= '9') resident = resident * 10 + (uint64_t)(*p++ - '0');
+    return resident * (uint64_t)page;
+}
+
+/* Sets the window of traced memory outside which an operation calls tm__watch: a move of more
+   than 1% of the peak since the last sample, or a new high past the peak's record. Under the
+   history's lock. */
+static void tm__rewatch(void)
+{
+    size_t step = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED) / 100, last = tm__history.last_traced;
+    size_t high = last + step < tm__history.peak_next ? last + step : tm__history.peak_next;
+    __atomic_store_n(&tm__history.watch_high, high, __ATOMIC_RELAXED);
+    __atomic_store_n(&tm__history.watch_low, last > step ? last - step : 0, __ATOMIC_RELAXED);
+}
+
+/* Appends a sample. When the buffer is full, neighbours merge into the higher of the two and
+   each entry holds twice as many samples from then on, new ones included, so the timeline keeps
+   one resolution from start to end and never loses a high. */
+static void tm__add_sample(uint64_t t_ns, size_t traced, uint64_t rss)
+{
+    struct tm__history *h = &tm__history;
+    tm__sample sample;
+    size_t i;
+    sample.t_ns = t_ns, sample.traced = traced, sample.rss = rss;
+    if (h->nsamples && h->filled < h->span) {
+        if (traced > h->samples[h->nsamples - 1].traced) h->samples[h->nsamples - 1] = sample;
+        h->filled++;
+        return;
+    }
+    if (h->nsamples == TM__SAMPLES) {
+        for (i = 0; i < TM__SAMPLES / 2; i++) {
+            const tm__sample *a = &h->samples[2 * i], *b = a + 1;
+            h->samples[i] = b->traced > a->traced ? *b : *a;
+        }
+        h->nsamples = TM__SAMPLES / 2;
+        h->span *= 2;
+    }
+    h->samples[h->nsamples++] = sample;
+    h->filled = 1;
+}
+
+/* Takes a sample if one is due: 10 ms after the last, or the traced memory moved by more than
+   1% of the peak since it. Under the history's lock. */
+static void tm__sample_locked(int force)
+{
+    struct tm__history *h = &tm__history;
+    size_t current = __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED);
+    size_t step = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED) / 100;
+    uint64_t now;
+    if (!force && current <= h->last_traced + step && current + step >= h->last_traced
+        && tm__clock_ns(TM__CLOCK_MONOTONIC_COARSE) < h->next_sample) {
+        tm__rewatch();
+        return;
+    }
+    now = tm__clock_ns(TM__CLOCK_MONOTONIC);
+    if (now - h->rss_at >= TM__SAMPLE_NS) {
+        h->rss = tm__read_rss();
+        h->rss_at = now;
+    }
+    tm__add_sample(now - h->start_mono, current, h->rss);
+    h->last_traced = current;
+    h->next_sample = now + TM__SAMPLE_NS;
+    tm__rewatch();
+}
+
+/* Records the peak's contents (massif's rule: when the traced memory passed the last record by
+   more than 1%; force: now). Callers hold every lock, so the tallies add up to current. */
+static void tm__record_peak_locked(int force)
+{
+    struct tm__history *h = &tm__history;
+    size_t n = (size_t)arrlen(tm__state.tracebacks), i, total = 0;
+    ptrdiff_t j;
+    if (!force && __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED) <= h->peak_next) return;
+    for (i = 0; i < n; i++) {
+        tm__tally *t = tm__tally_of((uint32_t)i);
+        t->peak_count = t->count - t->freed_count;
+        t->peak_size = t->size - t->freed_size;
+        total += t->peak_size;
+    }
+    for (j = 0; j < hmlen(h->others); j++) {
+        tm__tally *t = &h->others[j].value;
+        t->peak_count = t->count - t->freed_count;
+        t->peak_size = t->size - t->freed_size;
+        total += t->peak_size;
+    }
+    h->peak_size = total;
+    h->peak_t_ns = tm__clock_ns(TM__CLOCK_MONOTONIC) - h->start_mono;
+    __atomic_store_n(&h->peak_next, total + total / 99, __ATOMIC_RELAXED); /* 1% below is total */
+    tm__rewatch();
+}
+
+/* An operation saw the traced memory leave the window, or a traceback's 64th allocation. */
+TM__NOINLINE void tm__watch(void)
+{
+    if (__atomic_load_n(&tm__state.current, __ATOMIC_RELAXED) > __atomic_load_n(&tm__history.peak_next, __ATOMIC_RELAXED)) {
+        tm__lock_all();
+        if (!tm__history.off) {
+            tm__record_peak_locked(0);
+            tm__sample_locked(0);
+        }
+        tm__unlock_all();
+        return;
+    }
+    tm__lock(&tm__history.lock);
+    if (!tm__history.off) tm__sample_locked(0);
+    tm__unlock(&tm__history.lock);
+}
+
+/* The timeline starts again, from a sample of now (tm_start, tm_clear_traces). */
+static void tm__history_restart(void)
+{
+    struct tm__history *h = &tm__history;
+    h->start_ns = tm__clock_ns(TM__CLOCK_REALTIME);
+    h->start_mono = tm__clock_ns(TM__CLOCK_MONOTONIC);
+    h->peak_size = 0;
+    h->peak_t_ns = 0;
+    __atomic_store_n(&h->peak_next, 0, __ATOMIC_RELAXED);
+    h->nsamples = h->filled = 0;
+    h->span = 1;
+    h->rss_at = h->start_mono - TM__SAMPLE_NS; /* read it now */
+    h->last_traced = 0;
+    tm__sample_locked(1);
+}
+
+/* Frees every tally; callers hold every lock (tm__clear_locked). */
+static void tm__history_clear_locked(void)
+{
+    int k;
+    for (k = 0; k < TM__TALLY_CHUNKS; k++) {
+        tm__raw_free(tm__history.chunks[k]);
+        __atomic_store_n(&tm__history.chunks[k], NULL, __ATOMIC_RELAXED);
+    }
+    hmfree(tm__history.others);
+    tm__history_restart();
+}
+
+/* Zeroes every tally, then counts the blocks traced now as allocated; callers hold every lock.
+   Out of memory, the blocks of other domains whose tally did not fit go uncounted. */
+static void tm__history_rebuild_locked(void)
+{
+    size_t i;
+    ptrdiff_t j;
+    int k, s;
+    for (k = 0; k < TM__TALLY_CHUNKS; k++)
+        if (tm__history.chunks[k]) memset(tm__history.chunks[k], 0, ((size_t)1 << k) * sizeof(tm__tally));
+    hmfree(tm__history.others);
+    for (s = 0; s < TM__SHARDS; s++) {
+        const tm__shard *shard = &tm__state.shards[s];
+        for (i = 0; i < shard->capacity; i++)
+            if (shard->slots[i].ptr) {
+                tm__tally *t = tm__tally_of((uint32_t)(shard->slots[i].packed >> TM__SIZE_BITS));
+                t->count++;
+                t->size += (size_t)(shard->slots[i].packed & TM__SIZE_MAX);
+            }
+    }
+    {
+        TM__TRY(return)
+        for (j = 0; j < hmlen(tm__state.others); j++) {
+            const tm__other *other = &tm__state.others[j];
+            tm__tally *t = tm__other_tally((unsigned)other->key.domain, other->traceback, 1);
+            t->count++;
+            t->size += other->size;
+        }
+        TM__END_TRY;
+    }
 }
 
 /* Frees every trace and interned traceback; callers hold every lock. */
@@ -1056,6 +1881,7 @@ static void tm__clear_locked(void)
     __atomic_store_n(&tm__state.peak, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&tm__state.untraced_count, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&tm__state.untraced_size, 0, __ATOMIC_RELAXED);
+    tm__history_clear_locked();
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -1083,7 +1909,11 @@ TM__API int tm_start(int nframe)
     if (!__atomic_exchange_n(&atfork_registered, 1, __ATOMIC_ACQ_REL))
         pthread_atfork(tm__atfork_prepare, tm__atfork_release, tm__atfork_release);
     if (tm_is_tracing()) return 0; /* as Python 3.11: the traces and the limit stay */
+    if (nframe > 1 && __atomic_load_n(&tm__unwind.mode, __ATOMIC_RELAXED) != TM_UNWIND_FP) tm__unwind_prepare();
     __atomic_store_n(&tm__state.limit, nframe, __ATOMIC_RELAXED);
+    tm__spin_lock(&tm__history.lock); /* no operation runs yet: tracing is off */
+    tm__history_restart();
+    tm__spin_unlock(&tm__history.lock);
     TM__STORE(&tm__state.tracing, 1);
     return 0;
 }
@@ -1116,10 +1946,37 @@ TM__API void tm_get_traced_memory(size_t *current, size_t *peak)
 
 TM__API void tm_reset_peak(void)
 {
+    int history;
     if (tm__busy) return;
     tm__begin(); /* the owner updates the peak without atomics */
+    history = !tm__history.off;
+    if (history) tm__lock_all(); /* the peak's contents start afresh: those of now */
     __atomic_store_n(&tm__state.peak, __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED),
                      __ATOMIC_RELAXED);
+    if (history) {
+        tm__record_peak_locked(1);
+        tm__unlock_all();
+    }
+    tm__end();
+}
+
+TM__API void tm_set_timeline(int on)
+{
+    int off = !on;
+    if (tm__busy) return;
+    if (!tm_is_tracing()) { /* nothing recorded: tm_start begins afresh */
+        __atomic_store_n(&tm__history.off, off, __ATOMIC_RELAXED);
+        return;
+    }
+    tm__begin();
+    tm__lock_all();
+    if (off != tm__history.off && !off) {
+        tm__history_rebuild_locked();
+        tm__record_peak_locked(1);
+        tm__sample_locked(1);
+    }
+    __atomic_store_n(&tm__history.off, off, __ATOMIC_RELAXED);
+    tm__unlock_all();
     tm__end();
 }
 
@@ -1171,8 +2028,12 @@ TM__INLINE int tm__trace(unsigned domain, uintptr_t ptr, size_t size, const char
     unsigned generation = 0;
     uint32_t tb;
     int status = 0;
+    /* native stacks; inlined, __builtin_return_address(0) is the wrapper's: the anchor */
+    tm__thread *stack = TM__UNLIKELY(__atomic_load_n(&tm__state.limit, __ATOMIC_RELAXED) > 1 || file == tm__native_site)
+                      ? tm__capture(file == tm__native_site ? 0 : (uintptr_t)__builtin_return_address(0)) : NULL;
     tm__begin();
-    tb = tm__site_traceback(file, line, func, &generation);
+    tb = TM__LIKELY(!stack) ? tm__site_traceback(file, line, func, &generation)
+                            : tm__stack_traceback(stack, file, line, func, &generation);
     if (tb == TM__NO_TRACEBACK || tm__put(domain, ptr, size, tb, generation)) {
         tm__count_untraced(size);
         status = -1;
@@ -1204,6 +2065,24 @@ TM__API int tm_untrack(unsigned domain, const void *ptr)
     if (!tm_is_tracing()) return -2;
     if (tm__busy) return -1;
     tm__forget(domain, ptr);
+    return 0;
+}
+
+TM__API int tm_track_native(unsigned domain, const void *ptr, size_t size)
+{
+    if (!tm_is_tracing()) return -2;
+    if (tm__busy) return -1;
+    return tm__trace(domain, (uintptr_t)ptr, size, tm__native_site, 0, NULL);
+}
+
+TM__API int tm_set_unwind(int mode)
+{
+    if (mode != TM_UNWIND_AUTO && mode != TM_UNWIND_FP && mode != TM_UNWIND_DWARF) return -1;
+    if (__atomic_exchange_n(&tm__unwind.mode, mode, __ATOMIC_RELAXED) != mode && mode == TM_UNWIND_AUTO) {
+        __atomic_store_n(&tm__unwind.agreements, 0, __ATOMIC_RELAXED); /* compare afresh */
+        __atomic_store_n(&tm__unwind.chosen, 0, __ATOMIC_RELAXED);
+    }
+    if (mode != TM_UNWIND_FP) tm__unwind_prepare();
     return 0;
 }
 
@@ -1267,7 +2146,7 @@ TM__API void tm_free(void *ptr)
 
 /* The old trace goes before the call, so the peak never holds old and new block together; it
    comes back if realloc fails and the old block lives on. */
-TM__API void *tm_realloc_at(void *ptr, size_t size, const char *file, unsigned line, const char *func)
+TM__INLINE void *tm__realloc_at(void *ptr, size_t size, const char *file, unsigned line, const char *func)
 {
     size_t old_size = 0;
     uint32_t old_tb = 0;
@@ -1290,6 +2169,13 @@ TM__API void *tm_realloc_at(void *ptr, size_t size, const char *file, unsigned l
     return NULL;
 }
 
+/* Wrappers never call each other: inlined, the one called keeps its caller's return address,
+   where native stacks start (tm__trace). */
+TM__API void *tm_realloc_at(void *ptr, size_t size, const char *file, unsigned line, const char *func)
+{
+    return tm__realloc_at(ptr, size, file, line, func);
+}
+
 TM__API void *tm_reallocarray_at(void *ptr, size_t count, size_t size, const char *file, unsigned line,
                                  const char *func)
 {
@@ -1297,13 +2183,13 @@ TM__API void *tm_reallocarray_at(void *ptr, size_t count, size_t size, const cha
         errno = ENOMEM;
         return NULL;
     }
-    return tm_realloc_at(ptr, count * size, file, line, func);
+    return tm__realloc_at(ptr, count * size, file, line, func);
 }
 
 TM__API char *tm_strdup_at(const char *s, const char *file, unsigned line, const char *func)
 {
     size_t size = strlen(s) + 1;
-    char *copy = (char *)tm_malloc_at(size, file, line, func);
+    char *copy = (char *)tm__traced((malloc)(size), size, file, line, func);
     if (copy) memcpy(copy, s, size);
     return copy;
 }
@@ -1312,7 +2198,7 @@ TM__API char *tm_strndup_at(const char *s, size_t n, const char *file, unsigned 
 {
     const char *end = (const char *)memchr(s, 0, n);
     size_t length = end ? (size_t)(end - s) : n;
-    char *copy = (char *)tm_malloc_at(length + 1, file, line, func);
+    char *copy = (char *)tm__traced((malloc)(length + 1), length + 1, file, line, func);
     if (copy) {
         memcpy(copy, s, length);
         copy[length] = 0;
@@ -1385,6 +2271,10 @@ struct tm_snapshot {
     char *label;
     uint64_t time_ns, pid, current, peak, memory, untraced_count, untraced_size;
     int limit;
+    int history;                /* the timeline was on: TIME, PEAK and ALOC follow */
+    uint64_t start_ns, peak_t_ns, peak_size;
+    tm__sample *samples;        /* stb_ds arrs */
+    tm__group *peak_groups, *alloc_groups;
 };
 
 TM__API void tm_snapshot_free(tm_snapshot *snapshot)
@@ -1399,6 +2289,9 @@ TM__API void tm_snapshot_free(tm_snapshot *snapshot)
     arrfree(snapshot->frame_strings);
     hmfree(snapshot->string_ids);
     arrfree(snapshot->new_ids);
+    arrfree(snapshot->samples);
+    arrfree(snapshot->peak_groups);
+    arrfree(snapshot->alloc_groups);
     tm__raw_free(snapshot->label);
     tm__raw_free(snapshot);
 }
@@ -1458,7 +2351,7 @@ static void tm__snapshot_frames(tm_snapshot *snapshot, const tm_traceback *tb)
         tm_frame frame = tb->frames[i];
         uint32_t file = tm__snapshot_string(snapshot, frame.filename);
         uint32_t function = tm__snapshot_string(snapshot, frame.function);
-        frame.filename = snapshot->strings[file];
+        frame.filename = file == TM_DUMP_NONE ? NULL : snapshot->strings[file]; /* NULL: native */
         frame.function = function == TM_DUMP_NONE ? NULL : snapshot->strings[function];
         arrput(snapshot->frames, frame);
         arrput(snapshot->frame_strings, file);
@@ -1468,21 +2361,41 @@ static void tm__snapshot_frames(tm_snapshot *snapshot, const tm_traceback *tb)
 
 /* Copies the tracebacks the traces use, in order of first use, and points the traces at them;
    callers hold stb_lock. */
+/* Gives the interned traceback id its snapshot id on first use; returns the frames it adds. */
+static size_t tm__snapshot_keep(tm_snapshot *snapshot, uint32_t id)
+{
+    TM_ASSERT(id < (size_t)arrlen(snapshot->new_ids));
+    if (snapshot->new_ids[id] != TM_DUMP_NONE) return 0;
+    snapshot->new_ids[id] = (uint32_t)arrlen(snapshot->tracebacks);
+    arrput(snapshot->tracebacks, tm__state.tracebacks[id]->pub);
+    return (size_t)tm__state.tracebacks[id]->pub.nframe;
+}
+
+/* The tracebacks PEAK and ALOC refer to: kept after the traces', then given their ids. */
+static size_t tm__snapshot_keep_groups(tm_snapshot *snapshot, int renumber)
+{
+    tm__group *lists[2];
+    size_t nframe = 0;
+    ptrdiff_t i;
+    int l;
+    lists[0] = snapshot->peak_groups, lists[1] = snapshot->alloc_groups;
+    for (l = 0; l < 2; l++)
+        for (i = 0; i < arrlen(lists[l]); i++) {
+            if (renumber) lists[l][i].traceback = snapshot->new_ids[lists[l][i].traceback];
+            else nframe += tm__snapshot_keep(snapshot, lists[l][i].traceback);
+        }
+    return nframe;
+}
+
 static void tm__snapshot_tracebacks(tm_snapshot *snapshot)
 {
     size_t ntraceback = (size_t)arrlen(tm__state.tracebacks), nframe = 0, i;
     ptrdiff_t k, offset = 0;
     arrsetlen(snapshot->new_ids, ntraceback);
     if (ntraceback) memset(snapshot->new_ids, 0xFF, ntraceback * sizeof *snapshot->new_ids);
-    for (i = 0; i < (size_t)arrlen(snapshot->traces); i++) {
-        uint32_t id = (uint32_t)(uintptr_t)snapshot->traces[i].traceback;
-        TM_ASSERT(id < ntraceback);
-        if (snapshot->new_ids[id] == TM_DUMP_NONE) {
-            snapshot->new_ids[id] = (uint32_t)arrlen(snapshot->tracebacks);
-            arrput(snapshot->tracebacks, tm__state.tracebacks[id]->pub);
-            nframe += (size_t)tm__state.tracebacks[id]->pub.nframe;
-        }
-    }
+    for (i = 0; i < (size_t)arrlen(snapshot->traces); i++)
+        nframe += tm__snapshot_keep(snapshot, (uint32_t)(uintptr_t)snapshot->traces[i].traceback);
+    nframe += tm__snapshot_keep_groups(snapshot, 0);
     arrsetcap(snapshot->frames, nframe); /* no move while the tracebacks point into it */
     for (k = 0; k < arrlen(snapshot->tracebacks); k++) {
         tm__snapshot_frames(snapshot, &snapshot->tracebacks[k]);
@@ -1493,6 +2406,7 @@ static void tm__snapshot_tracebacks(tm_snapshot *snapshot)
         uint32_t id = (uint32_t)(uintptr_t)snapshot->traces[i].traceback;
         snapshot->traces[i].traceback = &snapshot->tracebacks[snapshot->new_ids[id]];
     }
+    (void)tm__snapshot_keep_groups(snapshot, 1);
 }
 
 static uint64_t tm__now_ns(void)
@@ -1516,6 +2430,47 @@ static void tm__snapshot_metadata(tm_snapshot *snapshot)
     snapshot->limit = tm_get_traceback_limit();
 }
 
+/* A tally's PEAK and ALOC records, if it has any. */
+static void tm__snapshot_tally(tm_snapshot *snapshot, unsigned domain, uint32_t tb, const tm__tally *t)
+{
+    tm__group group;
+    group.domain = domain, group.traceback = tb, group.temporaries = 0;
+    if (t->peak_count) {
+        group.count = t->peak_count, group.size = t->peak_size;
+        arrput(snapshot->peak_groups, group);
+    }
+    if (t->count) {
+        group.count = t->count, group.size = t->size, group.temporaries = t->temporaries;
+        arrput(snapshot->alloc_groups, group);
+    }
+}
+
+/* Copies the timeline with a last sample (now), the peak's contents and the allocation totals;
+   callers hold every lock. */
+static void tm__snapshot_history(tm_snapshot *snapshot)
+{
+    struct tm__history *h = &tm__history;
+    size_t n = (size_t)arrlen(tm__state.tracebacks), i;
+    ptrdiff_t j;
+    tm__sample last;
+    if (h->off) return;
+    tm__record_peak_locked(0); /* a thread may not have got to it yet */
+    snapshot->start_ns = h->start_ns;
+    snapshot->peak_t_ns = h->peak_t_ns;
+    snapshot->peak_size = h->peak_size;
+    arrsetlen(snapshot->samples, h->nsamples + 1);
+    memcpy(snapshot->samples, h->samples, h->nsamples * sizeof *h->samples);
+    last.t_ns = tm__clock_ns(TM__CLOCK_MONOTONIC) - h->start_mono;
+    last.traced = snapshot->current;
+    last.rss = tm__read_rss();
+    snapshot->samples[h->nsamples] = last;
+    for (i = 0; i < n; i++) tm__snapshot_tally(snapshot, TM_DOMAIN_MALLOC, (uint32_t)i, tm__tally_of((uint32_t)i));
+    for (j = 0; j < hmlen(h->others); j++)
+        tm__snapshot_tally(snapshot, (unsigned)(h->others[j].key >> 32), (uint32_t)h->others[j].key,
+                           &h->others[j].value);
+    snapshot->history = 1;
+}
+
 TM__API tm_snapshot *tm_take_snapshot(void)
 {
     tm_snapshot *volatile snapshot;
@@ -1529,6 +2484,7 @@ TM__API tm_snapshot *tm_take_snapshot(void)
         TM__TRY(tm__unlock_all(); tm_snapshot_free(snapshot); tm__end(); return NULL)
         tm__snapshot_metadata(snapshot);
         tm__snapshot_traces(snapshot);
+        tm__snapshot_history(snapshot);
         TM__END_TRY;
     }
     /* allocations go on while the tracebacks are copied; clearing waits for stb_lock */
@@ -1578,13 +2534,41 @@ typedef struct tm__writer {
 
 /* A frame as the dump stores it: string ids; frames repeated across tracebacks are written once. */
 typedef struct tm__dump_frame {
-    uint32_t filename, lineno, function;
+    uint32_t kind, filename, lineno, function; /* a source frame's string ids */
+    uint64_t address;                          /* a native frame's */
 } tm__dump_frame;
+
+/* A module of MODS: an object mapped when the dump is written, and its PT_LOAD ranges. */
+typedef struct tm__dump_module {
+    char *path; /* the tracker's copy */
+    uint32_t path_id, build_id_length, first_range, nrange;
+    unsigned char build_id[TM_DUMP_MAX_BUILD_ID];
+    uint64_t bias;
+} tm__dump_module;
+
+typedef struct tm__dump_range {
+    uint64_t start, end, file_offset;
+    uint32_t module;
+} tm__dump_range;
+
+/* The objects, listed by dl_iterate_phdr into raw arrays: its callback runs under the loader's
+   lock, where stb_ds, which jumps when out of memory, must not run. */
+typedef struct tm__module_list {
+    tm__dump_module *modules;
+    tm__dump_range *ranges, *sorted; /* sorted: by start, to find an address's module */
+    size_t nmodule, nrange;
+    int failed;
+} tm__module_list;
 
 typedef struct tm__dump_frames {
     struct { tm__dump_frame key; uint32_t value; } *ids; /* stb_ds hm: frame -> dump frame id */
     tm__dump_frame *unique;                              /* stb_ds arr, by dump frame id */
     uint32_t *of_frame;                                  /* stb_ds arr: snapshot frame -> id */
+    struct { char *key; uint32_t value; } *string_ids;   /* stb_ds sh: every string -> its id */
+    const char **extra;          /* stb_ds arr: strings after the snapshot's (label, module paths) */
+    uint32_t label;              /* the label's string id, or TM_DUMP_NONE */
+    int native;                  /* some frame is native: MODS lists the modules */
+    tm__module_list objects;
 } tm__dump_frames;
 
 static void tm__crc_init(tm__writer *w)
@@ -1642,15 +2626,39 @@ static void tm__write_section(tm__writer *w, uint32_t tag, uint64_t length)
 }
 
 /* Gives each distinct frame a dump id; runs under tm__TRY (stb_ds allocates). */
+/* The id of a string in the dump: the snapshot's own, or one appended after them. */
+static uint32_t tm__dump_string_id(const tm_snapshot *snapshot, tm__dump_frames *frames, const char *s)
+{
+    ptrdiff_t at = shgeti(frames->string_ids, (char *)s);
+    uint32_t id;
+    if (at >= 0) return frames->string_ids[at].value;
+    id = (uint32_t)(arrlen(snapshot->strings) + arrlen(frames->extra));
+    arrput(frames->extra, s);
+    shput(frames->string_ids, (char *)s, id);
+    return id;
+}
+
 static void tm__dump_frames_build(const tm_snapshot *snapshot, tm__dump_frames *frames)
 {
     ptrdiff_t i;
+    size_t m;
+    for (i = 0; i < arrlen(snapshot->strings); i++) shput(frames->string_ids, snapshot->strings[i], (uint32_t)i);
+    frames->label = snapshot->label ? tm__dump_string_id(snapshot, frames, snapshot->label) : TM_DUMP_NONE;
+    for (m = 0; frames->native && m < frames->objects.nmodule; m++)
+        frames->objects.modules[m].path_id = tm__dump_string_id(snapshot, frames, frames->objects.modules[m].path);
     for (i = 0; i < arrlen(snapshot->frames); i++) {
         tm__dump_frame key;
         ptrdiff_t at;
-        key.filename = snapshot->frame_strings[2 * i];
-        key.lineno = snapshot->frames[i].lineno;
-        key.function = snapshot->frame_strings[2 * i + 1];
+        memset(&key, 0, sizeof key);
+        if (!snapshot->frames[i].filename && snapshot->frames[i].address) {
+            key.kind = TM_DUMP_FRAME_NATIVE;
+            key.address = snapshot->frames[i].address;
+        } else {
+            key.kind = TM_DUMP_FRAME_SOURCE;
+            key.filename = snapshot->frame_strings[2 * i];
+            key.lineno = snapshot->frames[i].lineno;
+            key.function = snapshot->frame_strings[2 * i + 1];
+        }
         at = hmgeti(frames->ids, key);
         if (at < 0) {
             arrput(frames->unique, key);
@@ -1661,22 +2669,21 @@ static void tm__dump_frames_build(const tm_snapshot *snapshot, tm__dump_frames *
     }
 }
 
-static void tm__dump_strings(tm__writer *w, const tm_snapshot *snapshot)
+static void tm__dump_strings(tm__writer *w, const tm_snapshot *snapshot, const tm__dump_frames *frames)
 {
     uint64_t length = 4;
-    uint32_t count = (uint32_t)arrlen(snapshot->strings) + (snapshot->label ? 1 : 0), i;
-    for (i = 0; i < (uint32_t)arrlen(snapshot->strings); i++) length += 4 + strlen(snapshot->strings[i]);
-    if (snapshot->label) length += 4 + strlen(snapshot->label);
+    uint32_t own = (uint32_t)arrlen(snapshot->strings), count = own + (uint32_t)arrlen(frames->extra), i;
+    for (i = 0; i < count; i++) length += 4 + strlen(i < own ? snapshot->strings[i] : frames->extra[i - own]);
     tm__write_section(w, TM_DUMP_TAG_STRS, length);
     tm__write_u32(w, count);
     for (i = 0; i < count; i++) {
-        const char *s = i < (uint32_t)arrlen(snapshot->strings) ? snapshot->strings[i] : snapshot->label;
+        const char *s = i < own ? snapshot->strings[i] : frames->extra[i - own];
         tm__write_u32(w, (uint32_t)strlen(s));
         tm__write(w, s, strlen(s));
     }
 }
 
-static void tm__dump_meta(tm__writer *w, const tm_snapshot *snapshot)
+static void tm__dump_meta(tm__writer *w, const tm_snapshot *snapshot, const tm__dump_frames *frames)
 {
     tm__write_section(w, TM_DUMP_TAG_META, TM_DUMP_META_SIZE);
     tm__write_u64(w, snapshot->time_ns);
@@ -1687,7 +2694,52 @@ static void tm__dump_meta(tm__writer *w, const tm_snapshot *snapshot)
     tm__write_u64(w, snapshot->untraced_count);
     tm__write_u64(w, snapshot->untraced_size);
     tm__write_u32(w, (uint32_t)snapshot->limit);
-    tm__write_u32(w, snapshot->label ? (uint32_t)arrlen(snapshot->strings) : TM_DUMP_NONE);
+    tm__write_u32(w, frames->label);
+}
+
+/* MODS (version 2): the objects mapped when the dump is written, when some frame is native. */
+static void tm__dump_modules(tm__writer *w, const tm__dump_frames *frames)
+{
+    const tm__module_list *list = &frames->objects;
+    size_t count = frames->native ? list->nmodule : 0, m, r;
+    uint64_t length = 4;
+    for (m = 0; m < count; m++) length += 4 + 4 + list->modules[m].build_id_length + 8 + 4 + 24 * (uint64_t)list->modules[m].nrange;
+    tm__write_section(w, TM_DUMP_TAG_MODS, length);
+    tm__write_u32(w, (uint32_t)count);
+    for (m = 0; m < count; m++) {
+        const tm__dump_module *module = &list->modules[m];
+        tm__write_u32(w, module->path_id);
+        tm__write_u32(w, module->build_id_length);
+        tm__write(w, module->build_id, module->build_id_length);
+        tm__write_u64(w, module->bias);
+        tm__write_u32(w, module->nrange);
+        for (r = module->first_range; r < module->first_range + module->nrange; r++) {
+            tm__write_u64(w, list->ranges[r].start);
+            tm__write_u64(w, list->ranges[r].end);
+            tm__write_u64(w, list->ranges[r].file_offset);
+        }
+    }
+}
+
+/* A native frame: the module whose range holds the call before the return address, and the
+   address in that module's ELF file; no module: TM_DUMP_NONE and the address itself. */
+static void tm__dump_native_frame(tm__writer *w, const tm__module_list *list, uint64_t address)
+{
+    size_t lo = 0, hi = list->nrange;
+    while (lo < hi) { /* the first range starting past address - 1 */
+        size_t mid = lo + (hi - lo) / 2;
+        if (list->sorted[mid].start <= address - 1) lo = mid + 1;
+        else hi = mid;
+    }
+    tm__write_u32(w, TM_DUMP_FRAME_NATIVE);
+    if (lo && address - 1 < list->sorted[lo - 1].end) {
+        const tm__dump_module *module = &list->modules[list->sorted[lo - 1].module];
+        tm__write_u32(w, (uint32_t)list->sorted[lo - 1].module);
+        tm__write_u64(w, address - module->bias);
+    } else {
+        tm__write_u32(w, TM_DUMP_NONE);
+        tm__write_u64(w, address);
+    }
 }
 
 static void tm__dump_tables(tm__writer *w, const tm_snapshot *snapshot, const tm__dump_frames *frames)
@@ -1697,6 +2749,10 @@ static void tm__dump_tables(tm__writer *w, const tm_snapshot *snapshot, const tm
     tm__write_section(w, TM_DUMP_TAG_FRMS, 4 + (uint64_t)nframe * TM_DUMP_FRAME_SIZE);
     tm__write_u32(w, (uint32_t)nframe);
     for (i = 0; i < nframe; i++) {
+        if (frames->unique[i].kind == TM_DUMP_FRAME_NATIVE) {
+            tm__dump_native_frame(w, &frames->objects, frames->unique[i].address);
+            continue;
+        }
         tm__write_u32(w, TM_DUMP_FRAME_SOURCE);
         tm__write_u32(w, frames->unique[i].filename);
         tm__write_u32(w, frames->unique[i].lineno);
@@ -1728,16 +2784,61 @@ static void tm__dump_traces(tm__writer *w, const tm_snapshot *snapshot)
     }
 }
 
+/* TIME, PEAK and ALOC: optional sections (flags clear), version 2. */
+static void tm__dump_history(tm__writer *w, const tm_snapshot *snapshot)
+{
+    ptrdiff_t i, nsample = arrlen(snapshot->samples), npeak = arrlen(snapshot->peak_groups);
+    ptrdiff_t nalloc = arrlen(snapshot->alloc_groups);
+    tm__write_u32(w, TM_DUMP_TAG_TIME);
+    tm__write_u32(w, 0);
+    tm__write_u64(w, 16 + (uint64_t)nsample * TM_DUMP_SAMPLE_SIZE);
+    tm__write_u64(w, snapshot->start_ns);
+    tm__write_u32(w, (uint32_t)nsample);
+    tm__write_u32(w, 0);
+    for (i = 0; i < nsample; i++) {
+        tm__write_u64(w, snapshot->samples[i].t_ns);
+        tm__write_u64(w, snapshot->samples[i].traced);
+        tm__write_u64(w, snapshot->samples[i].rss);
+    }
+    tm__write_u32(w, TM_DUMP_TAG_PEAK);
+    tm__write_u32(w, 0);
+    tm__write_u64(w, 24 + (uint64_t)npeak * TM_DUMP_PEAK_SIZE);
+    tm__write_u64(w, snapshot->peak_t_ns);
+    tm__write_u64(w, snapshot->peak_size);
+    tm__write_u32(w, (uint32_t)npeak);
+    tm__write_u32(w, 0);
+    for (i = 0; i < npeak; i++) {
+        tm__write_u32(w, snapshot->peak_groups[i].domain);
+        tm__write_u32(w, snapshot->peak_groups[i].traceback);
+        tm__write_u64(w, snapshot->peak_groups[i].count);
+        tm__write_u64(w, snapshot->peak_groups[i].size);
+    }
+    tm__write_u32(w, TM_DUMP_TAG_ALOC);
+    tm__write_u32(w, 0);
+    tm__write_u64(w, 8 + (uint64_t)nalloc * TM_DUMP_ALLOC_SIZE);
+    tm__write_u32(w, (uint32_t)nalloc);
+    tm__write_u32(w, 0);
+    for (i = 0; i < nalloc; i++) {
+        tm__write_u32(w, snapshot->alloc_groups[i].domain);
+        tm__write_u32(w, snapshot->alloc_groups[i].traceback);
+        tm__write_u64(w, snapshot->alloc_groups[i].count);
+        tm__write_u64(w, snapshot->alloc_groups[i].size);
+        tm__write_u64(w, snapshot->alloc_groups[i].temporaries);
+    }
+}
+
 static void tm__dump_to(tm__writer *w, const tm_snapshot *snapshot, const tm__dump_frames *frames)
 {
     tm__crc_init(w);
     tm__write(w, TM_DUMP_MAGIC, TM_DUMP_MAGIC_SIZE);
     tm__write_u32(w, TM_DUMP_VERSION);
     tm__write_u32(w, 0);
-    tm__dump_strings(w, snapshot);
-    tm__dump_meta(w, snapshot);
+    tm__dump_strings(w, snapshot, frames);
+    tm__dump_meta(w, snapshot, frames);
+    tm__dump_modules(w, frames);
     tm__dump_tables(w, snapshot, frames);
     tm__dump_traces(w, snapshot);
+    if (snapshot->history) tm__dump_history(w, snapshot);
     tm__write_u32(w, TM_DUMP_TAG_END);
     tm__write_u32(w, 0);
     tm__write_u64(w, 4);
@@ -1799,6 +2900,122 @@ static int tm__write_file(const char *tmp, const tm_snapshot *snapshot, const tm
     return failed ? -1 : 0;
 }
 
+/* ---- MODS: the objects mapped now, from dl_iterate_phdr ---- */
+static void tm__module_list_free(tm__module_list *list)
+{
+    size_t m;
+    for (m = 0; m < list->nmodule; m++) tm__raw_free(list->modules[m].path);
+    tm__raw_free(list->modules);
+    tm__raw_free(list->ranges);
+    tm__raw_free(list->sorted);
+    memset(list, 0, sizeof *list);
+}
+
+#ifdef TM__NATIVE
+/* The object's NT_GNU_BUILD_ID note, from its PT_NOTE segments as mapped. */
+static void tm__build_id(const tm__object *object, tm__dump_module *module)
+{
+    int i;
+    for (i = 0; i < object->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &object->dlpi_phdr[i];
+        const unsigned char *note = (const unsigned char *)(object->dlpi_addr + ph->p_vaddr), *end = note + ph->p_memsz;
+        size_t align = ph->p_align == 8 ? 8 : 4;
+        if (ph->p_type != PT_NOTE) continue;
+        while ((size_t)(end - note) >= sizeof(ElfW(Nhdr))) {
+            const ElfW(Nhdr) *header = (const ElfW(Nhdr) *)(const void *)note;
+            size_t name = (header->n_namesz + align - 1) / align * align;
+            size_t desc = (header->n_descsz + align - 1) / align * align;
+            const unsigned char *data = note + sizeof *header;
+            if (name > (size_t)(end - data) || desc > (size_t)(end - data) - name) break;
+            if (header->n_type == NT_GNU_BUILD_ID && header->n_namesz == 4 && memcmp(data, "GNU", 4) == 0
+                && header->n_descsz <= TM_DUMP_MAX_BUILD_ID) {
+                module->build_id_length = header->n_descsz;
+                memcpy(module->build_id, data + name, header->n_descsz);
+                return;
+            }
+            note = data + name + desc;
+        }
+    }
+}
+
+static int tm__list_object(tm__object *object, size_t size, void *data)
+{
+    tm__module_list *list = (tm__module_list *)data;
+    tm__dump_module module;
+    char exe[4096];
+    const char *path = object->dlpi_name;
+    int i, nload = 0;
+    (void)size;
+    for (i = 0; i < object->dlpi_phnum; i++) nload += object->dlpi_phdr[i].p_type == PT_LOAD;
+    if (!path || !*path) { /* the main program is listed first, without a name */
+        ssize_t n = list->nmodule == 0 ? readlink("/proc/self/exe", exe, sizeof exe - 1) : -1;
+        if (n <= 0) return 0;
+        exe[n] = 0;
+        path = exe;
+    }
+    if (nload == 0) return 0;
+    if (nload > (int)TM_DUMP_MAX_RANGES) nload = (int)TM_DUMP_MAX_RANGES;
+    memset(&module, 0, sizeof module);
+    module.bias = (uint64_t)object->dlpi_addr;
+    module.first_range = (uint32_t)list->nrange;
+    tm__build_id(object, &module);
+    {
+        tm__dump_module *modules = (tm__dump_module *)tm__raw_realloc(list->modules, (list->nmodule + 1) * sizeof *modules);
+        tm__dump_range *ranges = modules ? (tm__dump_range *)tm__raw_realloc(list->ranges, (list->nrange + (size_t)nload) * sizeof *ranges) : NULL;
+        if (modules) list->modules = modules;
+        if (ranges) list->ranges = ranges;
+        if (!ranges || !(module.path = tm__raw_strdup(path))) {
+            list->failed = 1;
+            return 1;
+        }
+    }
+    for (i = 0; i < object->dlpi_phnum && module.nrange < (uint32_t)nload; i++) {
+        const ElfW(Phdr) *ph = &object->dlpi_phdr[i];
+        tm__dump_range *range = &list->ranges[list->nrange + module.nrange];
+        if (ph->p_type != PT_LOAD) continue;
+        range->start = (uint64_t)object->dlpi_addr + ph->p_vaddr;
+        range->end = range->start + ph->p_memsz;
+        range->file_offset = ph->p_offset;
+        range->module = (uint32_t)list->nmodule;
+        module.nrange += range->end > range->start; /* an empty segment is no range */
+    }
+    if (module.nrange == 0) {
+        tm__raw_free(module.path);
+        return 0;
+    }
+    list->nrange += module.nrange;
+    list->modules[list->nmodule++] = module;
+    return 0;
+}
+
+static int tm__range_order(const void *a, const void *b)
+{
+    uint64_t x = ((const tm__dump_range *)a)->start, y = ((const tm__dump_range *)b)->start;
+    return x < y ? -1 : x > y;
+}
+#endif
+
+/* Lists the objects when some frame of the snapshot is native. */
+static void tm__dump_objects(const tm_snapshot *snapshot, tm__dump_frames *frames)
+{
+    tm__module_list *list = &frames->objects;
+    ptrdiff_t i;
+    for (i = 0; i < arrlen(snapshot->frames) && !frames->native; i++)
+        frames->native = !snapshot->frames[i].filename && snapshot->frames[i].address;
+    if (!frames->native) return;
+#ifdef TM__NATIVE
+    tm__each_object(tm__list_object, list);
+    if (list->failed || !list->nrange) return;
+    list->sorted = (tm__dump_range *)tm__raw_realloc(NULL, list->nrange * sizeof *list->sorted);
+    if (!list->sorted) {
+        list->failed = 1;
+        return;
+    }
+    memcpy(list->sorted, list->ranges, list->nrange * sizeof *list->sorted);
+    qsort(list->sorted, list->nrange, sizeof *list->sorted, tm__range_order);
+#endif
+}
+
 static int tm__dump_frames_try(const tm_snapshot *snapshot, tm__dump_frames *frames)
 {
     TM__TRY(return -1)
@@ -1818,8 +3035,9 @@ TM__API int tm_snapshot_dump(const tm_snapshot *snapshot, const char *path)
     sprintf(tmp + strlen(tmp), ".tmp.%ld.%lu", (long)getpid(), __atomic_add_fetch(&dumps, 1, __ATOMIC_RELAXED));
     memset(&frames, 0, sizeof frames);
     tm__busy = 1; /* the C library may allocate for the file: not a traced allocation */
+    tm__dump_objects(snapshot, &frames); /* before stb_lock: it takes the loader's lock */
     tm__spin_lock(&tm__state.stb_lock);
-    status = tm__dump_frames_try(snapshot, &frames);
+    status = frames.objects.failed ? -1 : tm__dump_frames_try(snapshot, &frames);
     tm__spin_unlock(&tm__state.stb_lock);
     if (status == 0) status = tm__write_file(tmp, snapshot, &frames);
     if (status == 0) status = tm__publish(tmp, path);
@@ -1827,6 +3045,9 @@ TM__API int tm_snapshot_dump(const tm_snapshot *snapshot, const char *path)
     hmfree(frames.ids);
     arrfree(frames.unique);
     arrfree(frames.of_frame);
+    shfree(frames.string_ids);
+    arrfree(frames.extra);
+    tm__module_list_free(&frames.objects);
     tm__busy = outer_busy;
     return status;
 }
@@ -1845,9 +3066,30 @@ static void tm__dump_at_exit(void)
     tm_snapshot_free(snapshot);
 }
 
+/* TRACEMALLOC_UNWIND=auto|fp|dwarf, read before TRACEMALLOC starts tracing. */
+static void tm__unwind_from_environment(void)
+{
+    static const char *const names[3] = {"auto", "fp", "dwarf"}; /* TM_UNWIND_AUTO, _FP, _DWARF */
+    const char *unwind = getenv("TRACEMALLOC_UNWIND");
+    int mode;
+    if (!unwind || !*unwind) return;
+    for (mode = 0; mode < 3 && strcmp(unwind, names[mode]); mode++) {
+    }
+    if (mode == 3) fprintf(stderr, "tracemalloc: TRACEMALLOC_UNWIND=%s: expected auto, fp or dwarf\n", unwind);
+    else tm_set_unwind(mode);
+}
+
 __attribute__((constructor)) static void tm__start_from_environment(void)
 {
     const char *limit = getenv("TRACEMALLOC"), *dump = getenv("TRACEMALLOC_DUMP");
+    const char *timeline = getenv("TRACEMALLOC_TIMELINE");
+    if (timeline && *timeline) {
+        if (strcmp(timeline, "0") && strcmp(timeline, "1"))
+            fprintf(stderr, "tracemalloc: TRACEMALLOC_TIMELINE=%s: expected 0 (off) or 1 (on)\n", timeline);
+        else
+            tm_set_timeline(*timeline == '1');
+    }
+    tm__unwind_from_environment();
     if (limit && *limit) {
         char *end;
         long n = strtol(limit, &end, 10);
@@ -1887,19 +3129,20 @@ __attribute__((constructor)) static void tm__start_from_environment(void)
 #undef memalign
 #undef valloc
 #undef pvalloc
-#define malloc(size) tm_malloc_at((size), __FILE__, __LINE__, __func__)
-#define calloc(count, size) tm_calloc_at((count), (size), __FILE__, __LINE__, __func__)
-#define realloc(ptr, size) tm_realloc_at((ptr), (size), __FILE__, __LINE__, __func__)
+#define malloc(size) tm__keep(tm_malloc_at((size), __FILE__, __LINE__, __func__))
+#define calloc(count, size) tm__keep(tm_calloc_at((count), (size), __FILE__, __LINE__, __func__))
+#define realloc(ptr, size) tm__keep(tm_realloc_at((ptr), (size), __FILE__, __LINE__, __func__))
 #define free(ptr) tm_free(ptr)
-#define strdup(s) tm_strdup_at((s), __FILE__, __LINE__, __func__)
-#define strndup(s, n) tm_strndup_at((s), (n), __FILE__, __LINE__, __func__)
-#define reallocarray(ptr, count, size) tm_reallocarray_at((ptr), (count), (size), __FILE__, __LINE__, __func__)
-#define aligned_alloc(alignment, size) tm_aligned_alloc_at((alignment), (size), __FILE__, __LINE__, __func__)
+#define strdup(s) tm__keep_string(tm_strdup_at((s), __FILE__, __LINE__, __func__))
+#define strndup(s, n) tm__keep_string(tm_strndup_at((s), (n), __FILE__, __LINE__, __func__))
+#define reallocarray(ptr, count, size) \
+    tm__keep(tm_reallocarray_at((ptr), (count), (size), __FILE__, __LINE__, __func__))
+#define aligned_alloc(alignment, size) tm__keep(tm_aligned_alloc_at((alignment), (size), __FILE__, __LINE__, __func__))
 #define posix_memalign(out, alignment, size) \
-    tm_posix_memalign_at((out), (alignment), (size), __FILE__, __LINE__, __func__)
-#define memalign(alignment, size) tm_memalign_at((alignment), (size), __FILE__, __LINE__, __func__)
-#define valloc(size) tm_valloc_at((size), __FILE__, __LINE__, __func__)
-#define pvalloc(size) tm_pvalloc_at((size), __FILE__, __LINE__, __func__)
+    tm__keep_int(tm_posix_memalign_at((out), (alignment), (size), __FILE__, __LINE__, __func__))
+#define memalign(alignment, size) tm__keep(tm_memalign_at((alignment), (size), __FILE__, __LINE__, __func__))
+#define valloc(size) tm__keep(tm_valloc_at((size), __FILE__, __LINE__, __func__))
+#define pvalloc(size) tm__keep(tm_pvalloc_at((size), __FILE__, __LINE__, __func__))
 #endif /* TRACEMALLOC_OVERRIDE */
 
 /*

@@ -19,11 +19,18 @@
 #define MAP_POPULATE 0
 #endif
 
-/* The five sections of version 1, in the order they must appear. */
-static const uint32_t section_order[] = {
-    TM_DUMP_TAG_STRS, TM_DUMP_TAG_META, TM_DUMP_TAG_FRMS, TM_DUMP_TAG_TBKS, TM_DUMP_TAG_TRCS,
+/* The known sections, in the order they must appear: since which version, and whether a dump
+   of that version must have them (the others are optional). */
+static const struct known_section {
+    uint32_t tag, since;
+    int always;
+} section_order[] = {
+    {TM_DUMP_TAG_STRS, 1, 1}, {TM_DUMP_TAG_META, 1, 1}, {TM_DUMP_TAG_MODS, 2, 1},
+    {TM_DUMP_TAG_FRMS, 1, 1}, {TM_DUMP_TAG_TBKS, 1, 1}, {TM_DUMP_TAG_TRCS, 1, 1},
+    {TM_DUMP_TAG_TIME, 2, 0}, {TM_DUMP_TAG_PEAK, 2, 0}, {TM_DUMP_TAG_ALOC, 2, 0},
 };
 #define NSECTION (sizeof section_order / sizeof section_order[0])
+#define OLDEST_VERSION 1u
 
 /* Little-endian loads; compilers turn these into single moves. */
 static uint32_t le32(const unsigned char *p)
@@ -148,8 +155,9 @@ static int check_header(const struct dump *dump, char *error)
         return fail(error, "truncated: the header needs %u bytes, %zu left", TM_DUMP_HEADER_SIZE,
                     dump->size);
     uint32_t version = le32(dump->data + 8), flags = le32(dump->data + 12);
-    if (version != TM_DUMP_VERSION)
-        return fail(error, "format version %u, this reader knows %u", version, TM_DUMP_VERSION);
+    if (version < OLDEST_VERSION || version > TM_DUMP_VERSION)
+        return fail(error, "format version %u, this reader knows %u and %u", version,
+                    OLDEST_VERSION, TM_DUMP_VERSION);
     if (flags != 0)
         return fail(error, "header flags 0x%X, this reader knows 0", flags);
     return 0;
@@ -230,6 +238,99 @@ static int parse_meta(struct dump *dump, const struct section *s, char *error)
     return 0;
 }
 
+/* Module i of MODS: at least 20 bytes (path, build-id length, bias, nrange), then its build-id
+   and ranges. */
+static int parse_one_module(struct dump *dump, uint32_t i, const unsigned char **p,
+                            uint64_t *left, char *error)
+{
+    struct dump_module *m = &dump->modules[i];
+    if (*left < 8)
+        return fail(error, "MODS: module %u needs 8 bytes, %llu left", i, (unsigned long long)*left);
+    m->path = le32(*p);
+    m->build_id_length = le32(*p + 4);
+    *p += 8, *left -= 8;
+    if (m->path >= dump->nstring)
+        return fail(error, "MODS: module %u: path string id %u, the string table has %u", i,
+                    m->path, dump->nstring);
+    if (m->build_id_length > TM_DUMP_MAX_BUILD_ID)
+        return fail(error, "MODS: module %u: build-id of %u bytes, at most %u", i,
+                    m->build_id_length, TM_DUMP_MAX_BUILD_ID);
+    if (*left < (uint64_t)m->build_id_length + 12)
+        return fail(error, "MODS: module %u needs %llu bytes, %llu left", i,
+                    (unsigned long long)m->build_id_length + 12, (unsigned long long)*left);
+    m->build_id = *p;
+    m->bias = le64(*p + m->build_id_length);
+    m->nrange = le32(*p + m->build_id_length + 8);
+    *p += m->build_id_length + 12, *left -= m->build_id_length + 12;
+    if (m->nrange < 1 || m->nrange > TM_DUMP_MAX_RANGES)
+        return fail(error, "MODS: module %u has %u ranges, expected 1..%u", i, m->nrange,
+                    TM_DUMP_MAX_RANGES);
+    if ((uint64_t)m->nrange * 24 > *left)
+        return fail(error, "MODS: module %u needs %llu bytes for its ranges, %llu left", i,
+                    (unsigned long long)m->nrange * 24, (unsigned long long)*left);
+    m->ranges = *p;
+    for (uint32_t r = 0; r < m->nrange; r++) {
+        struct dump_range range = dump_module_range(m, r);
+        if (range.start > range.end)
+            return fail(error, "MODS: module %u: range %u ends before it starts", i, r);
+    }
+    *p += 24 * (size_t)m->nrange, *left -= 24 * (uint64_t)m->nrange;
+    return 0;
+}
+
+static int parse_modules(struct dump *dump, const struct section *s, char *error)
+{
+    if (s->length < 4)
+        return fail(error, "MODS: %llu bytes, too short for its count", (unsigned long long)s->length);
+    uint32_t count = le32(s->payload);
+    uint64_t left = s->length - 4;
+    if ((uint64_t)count * 20 > left)
+        return fail(error, "MODS: %u modules need at least %llu bytes, the section has %llu",
+                    count, (unsigned long long)count * 20, (unsigned long long)left);
+    dump->modules = malloc(((size_t)count + 1) * sizeof *dump->modules);
+    if (!dump->modules)
+        return fail(error, "out of memory");
+    const unsigned char *p = s->payload + 4;
+    for (uint32_t i = 0; i < count; i++)
+        if (parse_one_module(dump, i, &p, &left, error) < 0)
+            return -1;
+    if (left != 0)
+        return fail(error, "MODS: %llu bytes left over after %u modules",
+                    (unsigned long long)left, count);
+    dump->nmodule = count;
+    return 0;
+}
+
+static int parse_one_frame(const struct dump *dump, uint32_t i, const unsigned char *p,
+                           struct dump_frame *f, char *error)
+{
+    f->kind = le32(p);
+    if (f->kind == TM_DUMP_FRAME_NATIVE && dump->version >= 2) {
+        *f = (struct dump_frame){TM_DUMP_FRAME_NATIVE, TM_DUMP_NONE, 0, TM_DUMP_NONE, le32(p + 4),
+                                 le64(p + 8)};
+        if (f->module != TM_DUMP_NONE && f->module >= dump->nmodule)
+            return fail(error, "FRMS: frame %u: module id %u, the module table has %u", i,
+                        f->module, dump->nmodule);
+        return 0;
+    }
+    if (f->kind != TM_DUMP_FRAME_SOURCE) {
+        if (dump->version < 2)
+            return fail(error, "FRMS: frame %u has kind %u, version %u knows %u", i, f->kind,
+                        dump->version, TM_DUMP_FRAME_SOURCE);
+        return fail(error, "FRMS: frame %u has kind %u, this reader knows %u and %u", i, f->kind,
+                    TM_DUMP_FRAME_SOURCE, TM_DUMP_FRAME_NATIVE);
+    }
+    *f = (struct dump_frame){TM_DUMP_FRAME_SOURCE, le32(p + 4), le32(p + 8), le32(p + 12),
+                             TM_DUMP_NONE, 0};
+    if (f->filename >= dump->nstring)
+        return fail(error, "FRMS: frame %u: file name string id %u, the string table has %u",
+                    i, f->filename, dump->nstring);
+    if (f->function != TM_DUMP_NONE && f->function >= dump->nstring)
+        return fail(error, "FRMS: frame %u: function string id %u, the string table has %u",
+                    i, f->function, dump->nstring);
+    return 0;
+}
+
 static int parse_frames(struct dump *dump, const struct section *s, char *error)
 {
     if (s->length < 4)
@@ -242,23 +343,10 @@ static int parse_frames(struct dump *dump, const struct section *s, char *error)
     dump->frames = malloc(((size_t)count + 1) * sizeof *dump->frames);
     if (!dump->frames)
         return fail(error, "out of memory");
-    for (uint32_t i = 0; i < count; i++) {
-        const unsigned char *p = s->payload + 4 + (size_t)i * TM_DUMP_FRAME_SIZE;
-        uint32_t kind = le32(p);
-        struct dump_frame *f = &dump->frames[i];
-        f->filename = le32(p + 4);
-        f->lineno = le32(p + 8);
-        f->function = le32(p + 12);
-        if (kind != TM_DUMP_FRAME_SOURCE)
-            return fail(error, "FRMS: frame %u has kind %u, this reader knows %u", i, kind,
-                        TM_DUMP_FRAME_SOURCE);
-        if (f->filename >= dump->nstring)
-            return fail(error, "FRMS: frame %u: file name string id %u, the string table has %u",
-                        i, f->filename, dump->nstring);
-        if (f->function != TM_DUMP_NONE && f->function >= dump->nstring)
-            return fail(error, "FRMS: frame %u: function string id %u, the string table has %u",
-                        i, f->function, dump->nstring);
-    }
+    for (uint32_t i = 0; i < count; i++)
+        if (parse_one_frame(dump, i, s->payload + 4 + (size_t)i * TM_DUMP_FRAME_SIZE,
+                            &dump->frames[i], error) < 0)
+            return -1;
     dump->nframe = count;
     return 0;
 }
@@ -343,7 +431,7 @@ static int group_traces(struct dump *dump, char *error)
             g = dump->groups[g].next;
         if (g < 0) {
             g = (int64_t)ngroup++;
-            dump->groups[g] = (struct dump_group){domain, traceback, 0, 0, first[traceback]};
+            dump->groups[g] = (struct dump_group){domain, traceback, 0, 0, 0, first[traceback]};
             first[traceback] = g;
         }
         dump->groups[g].count++;
@@ -381,27 +469,154 @@ static int parse_traces(struct dump *dump, const struct section *s, char *error)
     return group_traces(dump, error);
 }
 
+static int parse_timeline(struct dump *dump, const struct section *s, char *error)
+{
+    if (s->length < 16)
+        return fail(error, "TIME: %llu bytes, too short for its header", (unsigned long long)s->length);
+    uint32_t count = le32(s->payload + 8), flags = le32(s->payload + 12);
+    if (flags != 0)
+        return fail(error, "TIME: flags 0x%X, this reader knows 0", flags);
+    if ((uint64_t)count * TM_DUMP_SAMPLE_SIZE != s->length - 16)
+        return fail(error, "TIME: %u samples need %llu bytes, the section has %llu", count,
+                    (unsigned long long)count * TM_DUMP_SAMPLE_SIZE,
+                    (unsigned long long)(s->length - 16));
+    dump->start_ns = le64(s->payload);
+    dump->samples = s->payload + 16;
+    dump->nsample = count;
+    for (uint32_t i = 1; i < count; i++)
+        if (dump_sample_at(dump, i).t_ns < dump_sample_at(dump, i - 1).t_ns)
+            return fail(error, "TIME: sample %u goes back in time", i);
+    dump->has_timeline = 1;
+    return 0;
+}
+
+/* Reads the count entries of PEAK or ALOC (record bytes each: u32 domain, u32 traceback_id,
+   u64 count, u64 size, and for ALOC u64 temporaries) into *out, checking each traceback id and
+   that each (domain, traceback) appears once; *total is the sum of the sizes. */
+static int parse_entries(struct dump *dump, const char *what, const unsigned char *p,
+                         uint32_t count, size_t record, struct dump_group **out,
+                         uint64_t *total, char *error)
+{
+    int64_t *first = malloc(((size_t)dump->ntraceback + 1) * sizeof *first);
+    struct dump_group *groups = *out = malloc(((size_t)count + 1) * sizeof *groups);
+    if (!first || !groups) {
+        free(first);
+        return fail(error, "out of memory");
+    }
+    for (uint32_t t = 0; t < dump->ntraceback; t++)
+        first[t] = -1;
+    int rc = 0;
+    *total = 0;
+    for (uint32_t i = 0; i < count && rc == 0; i++, p += record) {
+        struct dump_group g = {le32(p), le32(p + 4), le64(p + 8), le64(p + 16),
+                               record > 24 ? le64(p + 24) : 0, -1};
+        if (g.traceback >= dump->ntraceback) {
+            rc = fail(error, "%s: entry %u: traceback id %u, the traceback table has %u", what, i,
+                      g.traceback, dump->ntraceback);
+            break;
+        }
+        for (int64_t j = first[g.traceback]; j >= 0; j = groups[j].next)
+            if (groups[j].domain == g.domain)
+                rc = fail(error, "%s: entry %u: domain %u and traceback %u appear twice", what, i,
+                          g.domain, g.traceback);
+        /* SQLite integers are signed 64-bit: every count and every sum stays below 2^63. */
+        if (rc == 0 && (g.count > INT64_MAX || g.size > INT64_MAX || (*total += g.size) > INT64_MAX))
+            rc = fail(error, "%s: the counts or sizes add up past 2^63 - 1", what);
+        if (rc == 0 && g.temporaries > g.count)
+            rc = fail(error, "%s: entry %u: %llu temporaries out of %llu allocations", what, i,
+                      (unsigned long long)g.temporaries, (unsigned long long)g.count);
+        g.next = first[g.traceback];
+        first[g.traceback] = i;
+        groups[i] = g;
+    }
+    free(first);
+    return rc;
+}
+
+static int parse_peak(struct dump *dump, const struct section *s, char *error)
+{
+    if (s->length < 24)
+        return fail(error, "PEAK: %llu bytes, too short for its header", (unsigned long long)s->length);
+    uint64_t size, t_ns = le64(s->payload), expected = le64(s->payload + 8);
+    uint32_t count = le32(s->payload + 16), flags = le32(s->payload + 20);
+    if (flags != 0)
+        return fail(error, "PEAK: flags 0x%X, this reader knows 0", flags);
+    if ((uint64_t)count * TM_DUMP_PEAK_SIZE != s->length - 24)
+        return fail(error, "PEAK: %u entries need %llu bytes, the section has %llu", count,
+                    (unsigned long long)count * TM_DUMP_PEAK_SIZE,
+                    (unsigned long long)(s->length - 24));
+    if (parse_entries(dump, "PEAK", s->payload + 24, count, TM_DUMP_PEAK_SIZE, &dump->peak_groups,
+                      &size, error) < 0)
+        return -1;
+    if (size != expected)
+        return fail(error, "PEAK: the entries hold %llu bytes, the section says %llu",
+                    (unsigned long long)size, (unsigned long long)expected);
+    if (size > dump->meta.traced_peak)
+        return fail(error, "PEAK: %llu bytes, above the traced peak of %llu",
+                    (unsigned long long)size, (unsigned long long)dump->meta.traced_peak);
+    dump->peak_t_ns = t_ns;
+    dump->peak_size = size;
+    dump->npeak_group = count;
+    dump->has_peak = 1;
+    return 0;
+}
+
+static int parse_alloc(struct dump *dump, const struct section *s, char *error)
+{
+    if (s->length < 8)
+        return fail(error, "ALOC: %llu bytes, too short for its header", (unsigned long long)s->length);
+    uint32_t count = le32(s->payload), flags = le32(s->payload + 4);
+    uint64_t size;
+    if (flags != 0)
+        return fail(error, "ALOC: flags 0x%X, this reader knows 0", flags);
+    if ((uint64_t)count * TM_DUMP_ALLOC_SIZE != s->length - 8)
+        return fail(error, "ALOC: %u entries need %llu bytes, the section has %llu", count,
+                    (unsigned long long)count * TM_DUMP_ALLOC_SIZE,
+                    (unsigned long long)(s->length - 8));
+    if (parse_entries(dump, "ALOC", s->payload + 8, count, TM_DUMP_ALLOC_SIZE, &dump->alloc_groups,
+                      &size, error) < 0)
+        return -1;
+    dump->nalloc_group = count;
+    dump->has_alloc = 1;
+    return 0;
+}
+
 static int parse_known(struct dump *dump, const struct section *s, char *error)
 {
     switch (s->tag) {
     case TM_DUMP_TAG_STRS: return parse_strings(dump, s, error);
     case TM_DUMP_TAG_META: return parse_meta(dump, s, error);
+    case TM_DUMP_TAG_MODS: return parse_modules(dump, s, error);
     case TM_DUMP_TAG_FRMS: return parse_frames(dump, s, error);
     case TM_DUMP_TAG_TBKS: return parse_tracebacks(dump, s, error);
-    default: return parse_traces(dump, s, error);
+    case TM_DUMP_TAG_TRCS: return parse_traces(dump, s, error);
+    case TM_DUMP_TAG_TIME: return parse_timeline(dump, s, error);
+    case TM_DUMP_TAG_PEAK: return parse_peak(dump, s, error);
+    default: return parse_alloc(dump, s, error);
     }
 }
 
 static int section_index(uint32_t tag)
 {
     for (size_t i = 0; i < NSECTION; i++)
-        if (section_order[i] == tag)
+        if (section_order[i].tag == tag)
             return (int)i;
     return -1;
 }
 
-/* Checks where a section stands; returns 1 to parse it, 0 to skip it, -1 on an error. */
-static int place_section(struct dump *dump, const struct section *s, size_t *next, char *error)
+/* The first section this version must have among indexes [from, to), or -1. */
+static int first_required(const struct dump *dump, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        if (section_order[i].always && section_order[i].since <= dump->version)
+            return (int)i;
+    return -1;
+}
+
+/* Checks where a section stands; returns 1 to parse it, 0 to skip it, -1 on an error. next is
+   the index of the first known section that may still come; seen marks those that came. */
+static int place_section(struct dump *dump, const struct section *s, size_t *next,
+                         unsigned *seen, char *error)
 {
     char name[20], expected[20];
     if (s->flags & ~TM_DUMP_REQUIRED)
@@ -415,30 +630,39 @@ static int place_section(struct dump *dump, const struct section *s, size_t *nex
             tag_name(s->tag, dump->skipped_tag);
         return 0;
     }
-    if ((size_t)index < *next)
+    if (section_order[index].since > dump->version)
+        return fail(error, "section %s in a version %u dump", tag_name(s->tag, name), dump->version);
+    if (*seen & 1u << index)
         return fail(error, "section %s appears twice", tag_name(s->tag, name));
-    if ((size_t)index > *next)
+    if ((size_t)index < *next)
+        return fail(error, "section %s comes after section %s", tag_name(s->tag, name),
+                    tag_name(section_order[*next - 1].tag, expected));
+    int missing = first_required(dump, *next, (size_t)index);
+    if (missing >= 0)
         return fail(error, "section %s comes before section %s", tag_name(s->tag, name),
-                    tag_name(section_order[*next], expected));
-    (*next)++;
+                    tag_name(section_order[missing].tag, expected));
+    *seen |= 1u << index;
+    *next = (size_t)index + 1;
     return 1;
 }
 
 static int parse_sections(struct dump *dump, char *error)
 {
     size_t offset = TM_DUMP_HEADER_SIZE, next = 0;
+    unsigned seen = 0;
     struct section s;
     char name[20];
     int r;
     while ((r = next_section(dump, &offset, &s, error)) == 1) {
-        int place = place_section(dump, &s, &next, error);
+        int place = place_section(dump, &s, &next, &seen, error);
         if (place < 0 || (place == 1 && parse_known(dump, &s, error) < 0))
             return -1;
     }
     if (r < 0)
         return -1;
-    if (next < NSECTION)
-        return fail(error, "missing section %s", tag_name(section_order[next], name));
+    int missing = first_required(dump, next, NSECTION);
+    if (missing >= 0)
+        return fail(error, "missing section %s", tag_name(section_order[missing].tag, name));
     return 0;
 }
 
@@ -449,7 +673,7 @@ int dump_parse(struct dump *dump, unsigned char *data, size_t size, char error[D
     dump->size = size;
     if (check_header(dump, error) < 0)
         return -1;
-    dump->version = TM_DUMP_VERSION;
+    dump->version = le32(data + 8);
     if (!has_end(dump))
         return explain_missing_end(dump, error);
     dump->crc = crc32(0L, Z_NULL, 0);
@@ -521,9 +745,12 @@ void dump_free(struct dump *dump)
         free(dump->data);
     free(dump->strings);
     free(dump->string_bytes);
+    free(dump->modules);
     free(dump->frames);
     free(dump->tracebacks);
     free(dump->groups);
+    free(dump->peak_groups);
+    free(dump->alloc_groups);
     memset(dump, 0, sizeof *dump);
 }
 
@@ -536,4 +763,16 @@ struct dump_trace dump_trace_at(const struct dump *dump, uint64_t i)
 uint32_t dump_traceback_frame(const struct dump_traceback *traceback, uint32_t i)
 {
     return le32(traceback->frame_ids + 4 * (size_t)i);
+}
+
+struct dump_sample dump_sample_at(const struct dump *dump, uint32_t i)
+{
+    const unsigned char *p = dump->samples + (size_t)i * TM_DUMP_SAMPLE_SIZE;
+    return (struct dump_sample){le64(p), le64(p + 8), le64(p + 16)};
+}
+
+struct dump_range dump_module_range(const struct dump_module *module, uint32_t i)
+{
+    const unsigned char *p = module->ranges + (size_t)i * 24;
+    return (struct dump_range){le64(p), le64(p + 8), le64(p + 16)};
 }

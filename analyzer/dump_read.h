@@ -7,7 +7,10 @@
    While it reads the traces it aggregates them per (domain, traceback): every question the
    analyzer answers depends on a trace only through those two and its size, so the statistics
    work on thousands of groups instead of millions of blocks (see ../shared/DESIGN.md). The raw
-   records stay available, unparsed, for `load`, which stores one row per block. */
+   records stay available, unparsed, for `load`, which stores one row per block.
+
+   Versions 1 and 2 are read. PEAK and ALOC are already per (domain, traceback); the reader
+   checks that each pair appears once and keeps them as groups of the same shape. */
 #ifndef DUMP_READ_H
 #define DUMP_READ_H
 
@@ -22,9 +25,25 @@ struct dump_meta {
     uint32_t traceback_limit, label;
 };
 
-/* A source frame: string ids (function may be TM_DUMP_NONE) and a line number. */
+/* A MODS entry (version 2): build_id and ranges point into the dump's bytes; ranges holds
+   nrange records of three little-endian u64 (start, end, file_offset), see dump_module_range. */
+struct dump_module {
+    uint32_t path; /* a string id, never TM_DUMP_NONE */
+    uint32_t build_id_length, nrange;
+    const unsigned char *build_id;
+    uint64_t bias;
+    const unsigned char *ranges;
+};
+
+/* A frame. Source frame (kind TM_DUMP_FRAME_SOURCE): string ids (function may be TM_DUMP_NONE)
+   and a line number. Native frame (TM_DUMP_FRAME_NATIVE, version 2): a return address, as a
+   module id (or TM_DUMP_NONE) and the offset in that module (the absolute address without
+   one); its filename, lineno and function are TM_DUMP_NONE, 0, TM_DUMP_NONE. */
 struct dump_frame {
+    uint32_t kind;
     uint32_t filename, lineno, function;
+    uint32_t module;
+    uint64_t offset;
 };
 
 /* frame_ids points into the dump's bytes: nframe little-endian u32, most recent first. */
@@ -33,10 +52,11 @@ struct dump_traceback {
     const unsigned char *frame_ids;
 };
 
-/* Every trace of one (domain, traceback): how many and their total size. */
+/* Every trace of one (domain, traceback): how many and their total size. The same shape holds
+   a PEAK entry and an ALOC entry (with its temporaries; 0 elsewhere). */
 struct dump_group {
     uint32_t domain, traceback;
-    uint64_t count, size;
+    uint64_t count, size, temporaries;
     int64_t next; /* the next group of the same traceback, or -1 */
 };
 
@@ -49,6 +69,8 @@ struct dump {
     uint32_t nstring;
     const char **strings; /* NUL-terminated copies */
     char *string_bytes;
+    uint32_t nmodule;
+    struct dump_module *modules;
     uint32_t nframe;
     struct dump_frame *frames;
     uint32_t ntraceback;
@@ -57,6 +79,16 @@ struct dump {
     const unsigned char *traces; /* ntrace raw 24-byte records */
     uint64_t ngroup;
     struct dump_group *groups;
+    /* The optional sections of version 2; has_*: the section was there. */
+    int has_timeline, has_peak, has_alloc;
+    uint64_t start_ns;              /* TIME: when tracing started, ns since the epoch */
+    uint32_t nsample;
+    const unsigned char *samples;   /* nsample raw 24-byte records, see dump_sample_at */
+    uint64_t peak_t_ns, peak_size;  /* PEAK: when (ns since start_ns), and its total bytes */
+    uint64_t npeak_group;
+    struct dump_group *peak_groups; /* one per PEAK entry, in the dump's order */
+    uint64_t nalloc_group;
+    struct dump_group *alloc_groups; /* one per ALOC entry, in the dump's order */
     unsigned long crc;    /* the CRC-32 of data[0 .. crc_done), computed while parsing */
     size_t crc_done;
     uint32_t nskipped;    /* unknown optional sections skipped */
@@ -81,6 +113,18 @@ struct dump_trace {
     uint32_t domain, traceback;
 };
 struct dump_trace dump_trace_at(const struct dump *dump, uint64_t i);
+
+/* One TIME sample, i from 0 to nsample - 1. */
+struct dump_sample {
+    uint64_t t_ns, traced, rss;
+};
+struct dump_sample dump_sample_at(const struct dump *dump, uint32_t i);
+
+/* Range i of a module: its run-time [start, end) and its offset in the file. */
+struct dump_range {
+    uint64_t start, end, file_offset;
+};
+struct dump_range dump_module_range(const struct dump_module *module, uint32_t i);
 
 /* The frame id at position i (0: most recent) of a traceback. */
 uint32_t dump_traceback_frame(const struct dump_traceback *traceback, uint32_t i);

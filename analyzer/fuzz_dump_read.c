@@ -8,14 +8,28 @@
 #include <zlib.h>
 
 #include "dump_read.h"
+#include "tracemalloc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void walk(const struct dump *dump)
 {
     volatile uint64_t sink = 0;
-    for (uint32_t i = 0; i < dump->nframe; i++)
-        sink += strlen(dump->strings[dump->frames[i].filename]);
+    for (uint32_t i = 0; i < dump->nmodule; i++) {
+        sink += strlen(dump->strings[dump->modules[i].path]);
+        for (uint32_t j = 0; j < dump->modules[i].build_id_length; j++)
+            sink += dump->modules[i].build_id[j];
+        for (uint32_t j = 0; j < dump->modules[i].nrange; j++)
+            sink += dump_module_range(&dump->modules[i], j).end;
+    }
+    for (uint32_t i = 0; i < dump->nframe; i++) {
+        const struct dump_frame *f = &dump->frames[i];
+        if (f->kind == TM_DUMP_FRAME_NATIVE)
+            sink += f->module == TM_DUMP_NONE ? f->offset : dump->modules[f->module].bias;
+        else
+            sink += strlen(dump->strings[f->filename])
+                  + (f->function == TM_DUMP_NONE ? 0 : strlen(dump->strings[f->function]));
+    }
     for (uint32_t i = 0; i < dump->ntraceback; i++)
         for (uint32_t j = 0; j < dump->tracebacks[i].nframe; j++)
             sink += dump->frames[dump_traceback_frame(&dump->tracebacks[i], j)].lineno;
@@ -23,6 +37,12 @@ static void walk(const struct dump *dump)
         sink += dump->tracebacks[dump_trace_at(dump, i).traceback].nframe;
     for (uint64_t i = 0; i < dump->ngroup; i++)
         sink += dump->groups[i].count;
+    for (uint32_t i = 0; i < dump->nsample; i++)
+        sink += dump_sample_at(dump, i).traced;
+    for (uint64_t i = 0; i < dump->npeak_group; i++)
+        sink += dump->tracebacks[dump->peak_groups[i].traceback].nframe;
+    for (uint64_t i = 0; i < dump->nalloc_group; i++)
+        sink += dump->tracebacks[dump->alloc_groups[i].traceback].nframe;
     (void)sink;
 }
 

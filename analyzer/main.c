@@ -13,11 +13,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd_run.h"
 #include "dump_read.h"
+#include "export.h"
 #include "query.h"
 #include "render.h"
+#include "report.h"
 #include "stb_ds.h"
 #include "store.h"
+#include "symbolize.h"
 #include "tracemalloc.h"
 
 #define EXIT_GATE 3
@@ -31,6 +35,9 @@
 #define OPT_SNAPSHOT 0x20u
 #define OPT_FAIL_OVER 0x40u
 #define OPT_LABEL 0x80u
+#define OPT_SOURCE 0x100u /* --at-peak, --allocated */
+#define OPT_FOLDED 0x200u /* --folded, --value */
+#define OPT_DEBUG_DIR 0x10000u /* --debug-dir, for native frames */
 #define OPT_VIEW (OPT_BY | OPT_CUMULATIVE | OPT_TOP | OPT_FILTERS | OPT_FORMAT | OPT_SNAPSHOT)
 
 struct command {
@@ -52,6 +59,10 @@ static struct {
     const char *snapshots[2];
     int nsnapshot;
     const char *label;
+    enum query_source source;
+    const char *source_option; /* the option that set source, for messages */
+    int folded;
+    enum export_value value;
     sqlite3 *db;
 } g = {.top = -1, .fail_over = -1};
 
@@ -140,6 +151,22 @@ static void set_style(const char *value)
         usage_error("--format must be text, csv or json, not '%s'", value);
 }
 
+static void set_source(enum query_source source, const char *option)
+{
+    if (g.source_option && g.source != source)
+        usage_error("%s and %s cannot be used together", g.source_option, option);
+    g.source = source;
+    g.source_option = option;
+}
+
+static void set_value(const char *value)
+{
+    int v = export_parse_value(value);
+    if (v < 0)
+        usage_error("--value must be %s, not '%s'", EXPORT_VALUES, value);
+    g.value = (enum export_value)v;
+}
+
 static void print_help(const struct command *command);
 
 /* Applies one option; value is NULL for the options that take none. */
@@ -156,6 +183,13 @@ static void apply_option(const char *name, const char *value)
     else if (strcmp(name, "--format") == 0) set_style(value);
     else if (strcmp(name, "--fail-over") == 0) g.fail_over = parse_count(value, "--fail-over", 0);
     else if (strcmp(name, "--label") == 0) g.label = value;
+    else if (strcmp(name, "--at-peak") == 0) set_source(SOURCE_PEAK, name);
+    else if (strcmp(name, "--allocated") == 0) set_source(SOURCE_ALLOCATED, name);
+    else if (strcmp(name, "--folded") == 0) g.folded = 1;
+    else if (strcmp(name, "--value") == 0) set_value(value);
+    else if (strcmp(name, "--debug-dir") == 0) {
+        if (symbolize_set_debug_dir(value) < 0) file_error(value, "--debug-dir: %s", strerror(errno));
+    }
     else if (g.nsnapshot < 2) g.snapshots[g.nsnapshot++] = value;
     else usage_error("%s: --snapshot is given more than twice", g.command->name);
 }
@@ -170,6 +204,8 @@ static const struct {
     {"--all-frames", OPT_FILTERS, 0}, {"--domain", OPT_FILTERS, 1},
     {"--exclude-domain", OPT_FILTERS, 1}, {"--format", OPT_FORMAT, 1},
     {"--snapshot", OPT_SNAPSHOT, 1}, {"--fail-over", OPT_FAIL_OVER, 1}, {"--label", OPT_LABEL, 1},
+    {"--at-peak", OPT_SOURCE, 0}, {"--allocated", OPT_SOURCE, 0}, {"--folded", OPT_FOLDED, 0},
+    {"--value", OPT_FOLDED, 1}, {"--debug-dir", OPT_DEBUG_DIR, 1},
 };
 
 /* Options may stand anywhere after the command, as --name VALUE or --name=VALUE; "--" ends
@@ -298,18 +334,35 @@ static struct query_filters filters(void)
     return (struct query_filters){g.filters, (int)arrlen(g.filters), g.all_frames};
 }
 
+/* Stops with a clear reason when the snapshot lacks what source needs (option names it). */
+static void require_source(const char *path, int64_t snapshot, enum query_source source,
+                           const char *option)
+{
+    int present;
+    if (query_has_source(g.db, snapshot, source, &present) != SQLITE_OK)
+        file_error(path, "%s", sqlite3_errmsg(g.db));
+    if (!present)
+        file_error(path, "%s: snapshot %lld has no %s (no %s section: a version-1 dump, or the "
+                   "timeline was off, TRACEMALLOC_TIMELINE=0)", option, (long long)snapshot,
+                   source == SOURCE_PEAK ? "peak contents" : "allocation totals",
+                   source == SOURCE_PEAK ? "PEAK" : "ALOC");
+}
+
 /* Runs one statistics (or comparison) query and renders it. */
 static void show_statistics(const char *path, int64_t snapshot, int64_t old_snapshot)
 {
     if (g.cumulative && g.key == KEY_TRACEBACK)
         usage_error("--cumulative cannot be used with --by traceback");
+    if (g.source != SOURCE_LIVE)
+        require_source(path, snapshot, g.source, g.source_option);
     struct query_filters f = filters();
     struct query_statistics q = {g.key, g.cumulative, g.top, &f, snapshot, old_snapshot,
-                                 g.style == STYLE_JSON};
+                                 g.style == STYLE_JSON, g.source};
     sqlite3_stmt *stmt;
     if (query_statistics(g.db, &q, &stmt) != SQLITE_OK)
         file_error(path, "%s", sqlite3_errmsg(g.db));
-    unsigned flags = (old_snapshot ? RENDER_DIFF : 0) | (g.key == KEY_TRACEBACK ? RENDER_TRACEBACK : 0);
+    unsigned flags = (old_snapshot ? RENDER_DIFF : 0) | (g.key == KEY_TRACEBACK ? RENDER_TRACEBACK : 0)
+                   | (g.source == SOURCE_ALLOCATED ? RENDER_TEMPORARIES : 0);
     int rc = render_statistics(stmt, g.style, flags, stdout);
     sqlite3_finalize(stmt);
     if (rc != SQLITE_DONE)
@@ -354,8 +407,10 @@ static int cmd_top(void)
     need_args(1, 2);
     int64_t limit = arrlen(g.args) > 1 ? parse_count(g.args[1], "N", 1) : 10;
     int64_t snapshot = open_source(g.args[0], 0);
+    if (g.source != SOURCE_LIVE)
+        require_source(g.args[0], snapshot, g.source, g.source_option);
     struct query_filters f = filters();
-    struct query_statistics q = {KEY_LINENO, 0, -1, &f, snapshot, 0, 0};
+    struct query_statistics q = {KEY_LINENO, 0, -1, &f, snapshot, 0, 0, g.source};
     sqlite3_stmt *stmt;
     if (query_statistics(g.db, &q, &stmt) != SQLITE_OK)
         file_error(g.args[0], "%s", sqlite3_errmsg(g.db));
@@ -366,11 +421,30 @@ static int cmd_top(void)
     return 0;
 }
 
+/* compare --folded: difffolded.pl's two-column collapsed stacks instead of statistics. */
+static void show_folded_diff(const char *old_path, const char *path, int64_t old_snapshot,
+                             int64_t snapshot)
+{
+    if (g.key_given || g.cumulative || g.top >= 0 || g.style != STYLE_TEXT)
+        usage_error("compare --folded prints collapsed stacks: --by, --cumulative, --top and "
+                    "--format do not apply");
+    enum query_source source = export_value_source(g.value);
+    if (source != SOURCE_LIVE) {
+        require_source(old_path, old_snapshot, source, "--value");
+        require_source(path, snapshot, source, "--value");
+    }
+    struct query_filters f = filters();
+    if (export_folded_compare(g.db, old_snapshot, snapshot, &f, g.value, stdout) != SQLITE_OK)
+        file_error(path, "%s", sqlite3_errmsg(g.db));
+}
+
 /* OLD and NEW: two dumps (both go into one in-memory database), or one database and its
    snapshots: --snapshot OLD --snapshot NEW, by default the two newest. */
 static int cmd_compare(void)
 {
     need_args(1, 2);
+    if (!g.folded && g.value != EXPORT_INUSE_SPACE)
+        usage_error("compare: --value needs --folded");
     const char *name = g.args[arrlen(g.args) - 1];
     int64_t old_snapshot, snapshot;
     if (arrlen(g.args) == 2) {
@@ -388,7 +462,10 @@ static int cmd_compare(void)
         old_snapshot = pick_snapshot(name, 0, g.nsnapshot == 0 ? 1 : 0);
         snapshot = g.nsnapshot == 2 ? pick_snapshot(name, 1, 0) : pick_snapshot(name, 2, 0);
     }
-    show_statistics(name, snapshot, old_snapshot);
+    if (g.folded)
+        show_folded_diff(g.args[0], name, old_snapshot, snapshot);
+    else
+        show_statistics(name, snapshot, old_snapshot);
     if (g.fail_over < 0)
         return 0;
     int64_t growth = total(name, snapshot) - total(name, old_snapshot);
@@ -532,53 +609,73 @@ static int cmd_load(void)
     "  --top N                          only the first N statistics\n" \
     "  --format text|csv|json           text is Python's str(Statistic); see docs/OUTPUT.md\n"
 
+#define SOURCE_HELP \
+    "  --at-peak                        what was live at the peak (the dump's PEAK section)\n" \
+    "  --allocated                      every block allocated since tracing started, freed or\n" \
+    "                                   not (ALOC), with its temporaries\n"
+
+#define DEBUG_DIR_HELP \
+    "  --debug-dir DIR   native frames: also look in DIR for ELF and debug files, by build-id\n" \
+    "                    (DIR/.build-id/xx/yyyy.debug) and by name (DIR/PATH, DIR/BASENAME),\n" \
+    "                    after the file itself and /usr/lib/debug\n"
+
 #define SRC_HELP \
     "SRC is a dump file, or a database written by `load` (told apart by their first bytes);\n" \
     "for a database, --snapshot ID|LABEL picks the snapshot (default: the newest).\n"
 
 static const struct command commands[] = {
-    {"load", cmd_load, OPT_LABEL,
+    {"load", cmd_load, OPT_LABEL | OPT_DEBUG_DIR,
      "usage: tracemalloc load DB DUMP... [--label L]\n\n"
      "Adds each dump as a snapshot to the SQLite database DB (created if missing), with one row\n"
      "per traced block, and prints the new snapshot ids, one per line. Each dump is checked in\n"
      "full first and loaded in one transaction: a bad dump is reported and leaves DB as it was;\n"
      "the others are still loaded (exit status 1 if any failed).\n\n"
-     "  --label L   the snapshots' label (default: the label recorded in each dump)\n"},
-    {"stats", cmd_stats, OPT_VIEW,
+     "  --label L         the snapshots' label (default: the label recorded in each dump)\n"
+     DEBUG_DIR_HELP},
+    {"stats", cmd_stats, OPT_VIEW | OPT_SOURCE | OPT_DEBUG_DIR,
      "usage: tracemalloc stats SRC [--by lineno|filename|traceback] [--cumulative] [--top N]\n"
-     "                         [FILTERS] [--format text|csv|json] [--snapshot ID|LABEL]\n\n"
+     "                         [FILTERS] [--format text|csv|json] [--snapshot ID|LABEL]\n"
+     "                         [--at-peak | --allocated]\n\n"
      "Python's Snapshot.filter_traces(FILTERS).statistics(KEY, CUMULATIVE): one statistic per\n"
-     "line, the largest first.\n\n" VIEW_HELP "\n" FILTERS_HELP "\n" SRC_HELP},
-    {"top", cmd_top, OPT_FILTERS | OPT_SNAPSHOT,
-     "usage: tracemalloc top SRC [N] [FILTERS] [--snapshot ID|LABEL]\n\n"
+     "line, the largest first.\n\n" VIEW_HELP SOURCE_HELP "\n" FILTERS_HELP "\n" SRC_HELP DEBUG_DIR_HELP},
+    {"top", cmd_top, OPT_FILTERS | OPT_SNAPSHOT | OPT_SOURCE | OPT_DEBUG_DIR,
+     "usage: tracemalloc top SRC [N] [FILTERS] [--snapshot ID|LABEL] [--at-peak | --allocated]\n\n"
      "The Python documentation's \"display the top 10\" report: the N lines (default 10) that\n"
      "hold the most memory, with their source line when the file can be read from the current\n"
-     "directory, then how much the other lines hold and the total.\n\n" FILTERS_HELP "\n" SRC_HELP},
-    {"compare", cmd_compare, OPT_VIEW | OPT_FAIL_OVER,
+     "directory, then how much the other lines hold and the total.\n\n" SOURCE_HELP "\n"
+     FILTERS_HELP "\n" SRC_HELP DEBUG_DIR_HELP},
+    {"compare", cmd_compare, OPT_VIEW | OPT_FAIL_OVER | OPT_FOLDED | OPT_DEBUG_DIR,
      "usage: tracemalloc compare OLD.tmd NEW.tmd [options]\n"
      "       tracemalloc compare DB [--snapshot OLD --snapshot NEW] [options]\n\n"
      "Python's NEW.compare_to(OLD, KEY, CUMULATIVE): what grew and what shrank, the largest\n"
      "change first. OLD and NEW are two dumps, or two snapshots of one database: the first\n"
      "--snapshot is OLD and the second NEW (ids or labels); with one, NEW is the newest; with\n"
      "none, the two newest.\n\n" VIEW_HELP
+     "  --folded [--value V]             instead: collapsed stacks with two columns, OLD and\n"
+     "                                   NEW (difffolded.pl's form, for a differential flame\n"
+     "                                   graph); V as for export (default inuse_space)\n"
      "  --fail-over BYTES                exit with status 3 when the total size (after the\n"
-     "                                   filters) grew by more than BYTES\n\n" FILTERS_HELP},
-    {"leaks", cmd_leaks, OPT_VIEW | OPT_FAIL_OVER,
+     "                                   filters) grew by more than BYTES\n\n" FILTERS_HELP "\n"
+     DEBUG_DIR_HELP},
+    {"leaks", cmd_leaks, OPT_VIEW | OPT_FAIL_OVER | OPT_DEBUG_DIR,
      "usage: tracemalloc leaks SRC [--fail-over BYTES] [--by traceback|lineno|filename] [options]\n\n"
      "What is still allocated in a dump written at exit, grouped by traceback by default.\n\n"
      VIEW_HELP
      "  --fail-over BYTES                exit with status 3 when more than BYTES are still\n"
-     "                                   allocated (after the filters)\n\n" FILTERS_HELP "\n" SRC_HELP},
-    {"info", cmd_info, OPT_SNAPSHOT,
+     "                                   allocated (after the filters)\n\n" FILTERS_HELP "\n" SRC_HELP
+     DEBUG_DIR_HELP},
+    {"info", cmd_info, OPT_SNAPSHOT | OPT_DEBUG_DIR,
      "usage: tracemalloc info SRC [--snapshot ID|LABEL]\n\n"
      "The snapshot's metadata: label, format version, pid, time (UTC), traceback limit, counts,\n"
-     "the traced memory (current and peak), the tracker's own memory, untraced blocks.\n\n" SRC_HELP},
-    {"sql", cmd_sql, OPT_FORMAT,
+     "the traced memory (current and peak), the tracker's own memory, untraced blocks.\n\n" SRC_HELP
+     DEBUG_DIR_HELP},
+    {"sql", cmd_sql, OPT_FORMAT | OPT_DEBUG_DIR,
      "usage: tracemalloc sql DB 'QUERY' [--format text|csv|json]\n\n"
      "Runs QUERY (one or more statements) on the database, opened read-only; docs/SCHEMA.md\n"
      "describes the tables and views. DB may also be a dump, read into memory. Extra SQL\n"
      "functions: fnmatch(name, pattern), match_frame(filename, lineno, pattern, lineno),\n"
-     "frame_key(filename, lineno). text prints a header and values separated by |.\n"},
+     "frame_key(filename, lineno). text prints a header and values separated by |.\n\n"
+     DEBUG_DIR_HELP},
 };
 #define NCOMMAND (sizeof commands / sizeof commands[0])
 
@@ -597,7 +694,11 @@ static void print_help(const struct command *command)
            "  compare OLD NEW [options]           what changed between two snapshots\n"
            "  leaks SRC [--fail-over BYTES]       what is still allocated\n"
            "  info SRC                            a snapshot's metadata\n"
-           "  sql DB 'QUERY' [--format F]         SQL on the database, read-only\n\n"
+           "  export SRC --pprof F|--folded|--massif F\n"
+           "                                      for pprof, flame graphs, ms_print\n"
+           "  sql DB 'QUERY' [--format F]         SQL on the database, read-only\n"
+           "  report SRC [OLD] -o FILE.html       an HTML page: memory over time, flame graphs\n"
+           "  run [options] -- PROG [ARGS]        trace a program that was not rebuilt\n\n"
            "'tracemalloc COMMAND --help' tells more about each.\n\n"
            "%s\n"
            "exit status: 0 success, 1 bad input or usage, 3 a --fail-over gate tripped.\n",
@@ -624,6 +725,12 @@ int main(int argc, char **argv)
         printf("tracemalloc %d.%d.%d\n", TM_VERSION_MAJOR, TM_VERSION_MINOR, TM_VERSION_PATCH);
         return 0;
     }
+    if (strcmp(argv[1], "run") == 0) /* cmd_run.c parses its own options */
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "export") == 0)
+        return cmd_export(argc, argv);
+    if (strcmp(argv[1], "report") == 0) /* report.c parses its own options */
+        return report_main(argc, argv);
     if (!(g.command = find_command(argv[1])))
         usage_error("unknown command '%s'", argv[1]);
     parse_arguments(argc, argv);

@@ -50,7 +50,7 @@ struct frame {
 
 /* One statistic, gathered from its consecutive rows. */
 struct statistic {
-    int64_t n, size, count, size_diff, count_diff;
+    int64_t n, size, count, size_diff, count_diff, temporaries;
     struct frame *frames; /* stb_ds array, oldest first */
 };
 
@@ -86,6 +86,8 @@ static void write_text(const struct statistic *s, unsigned flags, FILE *out)
         render_size(average, sizeof average, (double)s->size / (double)s->count, 0);
         fprintf(out, ", average=%s", average);
     }
+    if (flags & RENDER_TEMPORARIES)
+        fprintf(out, ", temporaries=%lld", (long long)s->temporaries);
     fputc('\n', out);
     if (!(flags & RENDER_TRACEBACK))
         return;
@@ -119,6 +121,8 @@ static void write_csv(const struct statistic *s, unsigned flags, FILE *out)
                 (long long)s->count, (long long)s->count_diff);
     else
         fprintf(out, "%lld,%lld,", (long long)s->size, (long long)s->count);
+    if (flags & RENDER_TEMPORARIES)
+        fprintf(out, "%lld,", (long long)s->temporaries);
     write_csv_field(recent->filename, out);
     fprintf(out, ",%lld,", (long long)recent->lineno);
     sqlite3_str *traceback = sqlite3_str_new(NULL);
@@ -169,6 +173,8 @@ static void write_json(const struct statistic *s, unsigned flags, FILE *out)
                 (long long)s->count_diff);
     else
         fprintf(out, "{\"size\":%lld,\"count\":%lld,", (long long)s->size, (long long)s->count);
+    if (flags & RENDER_TEMPORARIES)
+        fprintf(out, "\"temporaries\":%lld,", (long long)s->temporaries);
     fputs("\"traceback\":[", out);
     for (ptrdiff_t i = 0; i < arrlen(s->frames); i++) {
         fputs(i ? ",{\"filename\":" : "{\"filename\":", out);
@@ -211,6 +217,7 @@ static int each_statistic(sqlite3_stmt *stmt, void (*emit)(const struct statisti
         s.count = sqlite3_column_int64(stmt, 2);
         s.size_diff = sqlite3_column_int64(stmt, 3);
         s.count_diff = sqlite3_column_int64(stmt, 4);
+        s.temporaries = sqlite3_column_int64(stmt, 8);
         struct frame f = {copy_text(stmt, 5), sqlite3_column_int64(stmt, 6), copy_text(stmt, 7)};
         if (!f.filename)
             f.filename = strdup("");
@@ -240,7 +247,8 @@ int render_statistics(sqlite3_stmt *stmt, enum render_style style, unsigned flag
     struct statistics_output o = {style, flags, 0, out};
     if (style == STYLE_CSV)
         fputs(flags & RENDER_DIFF ? "size,size_diff,count,count_diff,filename,lineno,traceback\n"
-                                  : "size,count,filename,lineno,traceback\n", out);
+              : flags & RENDER_TEMPORARIES ? "size,count,temporaries,filename,lineno,traceback\n"
+                                           : "size,count,filename,lineno,traceback\n", out);
     if (style == STYLE_JSON)
         fputc('[', out);
     int rc = each_statistic(stmt, emit_statistic, &o);
@@ -425,6 +433,9 @@ int render_info(sqlite3_stmt *stmt, FILE *out)
             fprintf(out, strcmp(size, plain) ? "%s (%s)" : "%s", plain, size);
         } else if (kind && strcmp(kind, "time_ns") == 0) {
             write_time(value, out);
+        } else if (kind && strcmp(kind, "duration_ns") == 0) {
+            fprintf(out, "%s%lld.%09lld s", value < 0 ? "-" : "", llabs(value / 1000000000),
+                    llabs(value % 1000000000));
         } else {
             fprintf(out, "%lld", (long long)value);
         }

@@ -14,6 +14,7 @@ enum render_style { STYLE_TEXT, STYLE_CSV, STYLE_JSON };
 
 #define RENDER_DIFF 1u      /* StatisticDiff rows: size_diff and count_diff are shown */
 #define RENDER_TRACEBACK 2u /* text: each statistic is followed by Traceback.format() */
+#define RENDER_TEMPORARIES 4u /* allocation totals: each statistic shows its temporaries */
 
 /* Rows as query_statistics() returns them. */
 int render_statistics(sqlite3_stmt *stmt, enum render_style style, unsigned flags, FILE *out);

@@ -1,97 +1,27 @@
-/* store.c - schema, loading a dump as a snapshot, opening databases; see store.h and
-   docs/SCHEMA.md (which shows this schema; keep the two together). */
+/* store.c - loading a dump as a snapshot, opening databases; see store.h, schema.c for the
+   tables and docs/SCHEMA.md.
+
+   Native frames become ordinary frames here, before any traceback is stored: each distinct
+   (module, offset) is symbolized once per database (the symbols table keeps the answer for the
+   next load) and may expand into several frames (inlined calls), so every query that works on
+   source frames works unchanged on native stacks. */
+#define _DEFAULT_SOURCE /* strdup, under -std=c11 */
 #include "store.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
+#include "schema.h"
 #include "sqlfunc.h"
+#include "symbolize.h"
 #include "tracemalloc.h"
 
-/* 'TMDB': marks a database as this tool's, so `load` never writes into someone else's. */
-#define STORE_APPLICATION_ID 0x544D4442
-#define STORE_SCHEMA_VERSION 1
-
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS snapshots (\n"
-    "  id INTEGER PRIMARY KEY,\n"
-    "  label TEXT,\n"
-    "  time_ns INTEGER NOT NULL,\n"
-    "  pid INTEGER NOT NULL,\n"
-    "  traceback_limit INTEGER NOT NULL,\n"
-    "  traced_current INTEGER NOT NULL,\n"
-    "  traced_peak INTEGER NOT NULL,\n"
-    "  tracemalloc_memory INTEGER NOT NULL,\n"
-    "  untraced_count INTEGER NOT NULL,\n"
-    "  untraced_size INTEGER NOT NULL,\n"
-    "  trace_count INTEGER NOT NULL,\n"
-    "  trace_size INTEGER NOT NULL,\n"
-    "  format_version INTEGER NOT NULL,\n"
-    "  source TEXT NOT NULL,\n"
-    "  has_traces INTEGER NOT NULL);\n"
-    "CREATE TABLE IF NOT EXISTS strings (\n"
-    "  id INTEGER PRIMARY KEY,\n"
-    "  value TEXT NOT NULL UNIQUE);\n"
-    "CREATE TABLE IF NOT EXISTS frames (\n"
-    "  id INTEGER PRIMARY KEY,\n"
-    "  filename INTEGER NOT NULL REFERENCES strings,\n"
-    "  lineno INTEGER NOT NULL,\n"
-    "  function INTEGER REFERENCES strings);\n"
-    "CREATE UNIQUE INDEX IF NOT EXISTS frames_identity\n"
-    "  ON frames (filename, lineno, coalesce(function, 0));\n"
-    "CREATE TABLE IF NOT EXISTS tracebacks (\n"
-    "  id INTEGER PRIMARY KEY,\n"
-    "  nframe INTEGER NOT NULL,\n"
-    "  total_nframe INTEGER NOT NULL,\n"
-    "  frame_ids TEXT NOT NULL,\n"
-    "  sort_key BLOB NOT NULL,\n"
-    "  UNIQUE (frame_ids, total_nframe));\n"
-    "CREATE TABLE IF NOT EXISTS traceback_frames (\n"
-    "  traceback INTEGER NOT NULL REFERENCES tracebacks,\n"
-    "  position INTEGER NOT NULL,\n"
-    "  frame INTEGER NOT NULL REFERENCES frames,\n"
-    "  PRIMARY KEY (traceback, position)) WITHOUT ROWID;\n"
-    "CREATE TABLE IF NOT EXISTS groups (\n"
-    "  snapshot INTEGER NOT NULL REFERENCES snapshots,\n"
-    "  domain INTEGER NOT NULL,\n"
-    "  traceback INTEGER NOT NULL REFERENCES tracebacks,\n"
-    "  count INTEGER NOT NULL,\n"
-    "  size INTEGER NOT NULL,\n"
-    "  PRIMARY KEY (snapshot, domain, traceback)) WITHOUT ROWID;\n"
-    "CREATE TABLE IF NOT EXISTS traces (\n"
-    "  snapshot INTEGER NOT NULL REFERENCES snapshots,\n"
-    "  trace INTEGER NOT NULL,\n"
-    "  domain INTEGER NOT NULL,\n"
-    "  address INTEGER NOT NULL,\n"
-    "  size INTEGER NOT NULL,\n"
-    "  traceback INTEGER NOT NULL REFERENCES tracebacks,\n"
-    "  PRIMARY KEY (snapshot, trace)) WITHOUT ROWID;\n"
-    "CREATE VIEW IF NOT EXISTS frame_names AS\n"
-    "  SELECT f.id AS id, s.value AS filename, f.lineno AS lineno, n.value AS function\n"
-    "  FROM frames f JOIN strings s ON s.id = f.filename LEFT JOIN strings n ON n.id = f.function;\n"
-    "CREATE VIEW IF NOT EXISTS statistics_lineno AS\n"
-    "  SELECT g.snapshot AS snapshot, fn.filename AS filename, fn.lineno AS lineno,\n"
-    "         sum(g.size) AS size, sum(g.count) AS count\n"
-    "  FROM groups g\n"
-    "  JOIN traceback_frames tf ON tf.traceback = g.traceback AND tf.position = 0\n"
-    "  JOIN frame_names fn ON fn.id = tf.frame\n"
-    "  GROUP BY g.snapshot, fn.filename, fn.lineno;\n"
-    "CREATE VIEW IF NOT EXISTS statistics_filename AS\n"
-    "  SELECT g.snapshot AS snapshot, fn.filename AS filename,\n"
-    "         sum(g.size) AS size, sum(g.count) AS count\n"
-    "  FROM groups g\n"
-    "  JOIN traceback_frames tf ON tf.traceback = g.traceback AND tf.position = 0\n"
-    "  JOIN frame_names fn ON fn.id = tf.frame\n"
-    "  GROUP BY g.snapshot, fn.filename;\n"
-    "CREATE VIEW IF NOT EXISTS trace_sites AS\n"
-    "  SELECT t.snapshot AS snapshot, t.trace AS trace, t.domain AS domain, t.address AS address,\n"
-    "         t.size AS size,\n"
-    "         fn.filename AS filename, fn.lineno AS lineno, fn.function AS function\n"
-    "  FROM traces t\n"
-    "  JOIN traceback_frames tf ON tf.traceback = t.traceback AND tf.position = 0\n"
-    "  JOIN frame_names fn ON fn.id = tf.frame;\n";
+/* The deepest chain of inlined calls kept for one return address (its outermost calls go
+   first); nothing real comes close. */
+#define MAX_INLINED 64
 
 /* No index is built after a load: the per-block table is clustered on (snapshot, trace), so a
    load appends in key order and a snapshot's blocks are one range. Measured on 1M blocks: a
@@ -102,9 +32,10 @@ static const char *const load_sql[] = {
 #define INSERT_SNAPSHOT 0
     "INSERT INTO snapshots (label, time_ns, pid, traceback_limit, traced_current, traced_peak,"
     " tracemalloc_memory, untraced_count, untraced_size, trace_count, trace_size, format_version,"
-    " source, has_traces) VALUES (:label, :time_ns, :pid, :traceback_limit, :traced_current,"
-    " :traced_peak, :tracemalloc_memory, :untraced_count, :untraced_size, :trace_count,"
-    " :trace_size, :format_version, :source, :has_traces)",
+    " source, has_traces, start_ns, peak_time_ns, peak_size) VALUES (:label, :time_ns, :pid,"
+    " :traceback_limit, :traced_current, :traced_peak, :tracemalloc_memory, :untraced_count,"
+    " :untraced_size, :trace_count, :trace_size, :format_version, :source, :has_traces,"
+    " :start_ns, :peak_time_ns, :peak_size)",
 #define INSERT_STRING 1
     "INSERT OR IGNORE INTO strings (value) VALUES (:value)",
 #define SELECT_STRING 2
@@ -128,8 +59,44 @@ static const char *const load_sql[] = {
 #define INSERT_TRACE 9
     "INSERT INTO traces (snapshot, trace, domain, address, size, traceback)"
     " VALUES (:snapshot, :trace, :domain, :address, :size, :traceback)",
+#define INSERT_MODULE 10
+    "INSERT OR IGNORE INTO modules (path, build_id) VALUES (:path, :build_id)",
+#define SELECT_MODULE 11
+    "SELECT id FROM modules WHERE path = :path AND coalesce(build_id, '') = coalesce(:build_id, '')",
+#define SELECT_SYMBOLS 12
+    "SELECT s.frame, fn.filename, fn.lineno FROM symbols s JOIN frame_names fn ON fn.id = s.frame"
+    " WHERE s.module = :module AND s.offset = :offset ORDER BY s.position",
+#define INSERT_SYMBOL 13
+    "INSERT INTO symbols (module, offset, position, frame) VALUES (:module, :offset, :position, :frame)",
+#define INSERT_SAMPLE 14
+    "INSERT INTO timeline (snapshot, position, t_ns, traced, rss)"
+    " VALUES (:snapshot, :position, :t_ns, :traced, :rss)",
+#define INSERT_PEAK_GROUP 15
+    "INSERT INTO peak_groups (snapshot, domain, traceback, count, size)"
+    " VALUES (:snapshot, :domain, :traceback, :count, :size)"
+    " ON CONFLICT DO UPDATE SET count = count + excluded.count, size = size + excluded.size",
+#define INSERT_ALLOC_GROUP 16
+    "INSERT INTO alloc_groups (snapshot, domain, traceback, count, size, temporaries)"
+    " VALUES (:snapshot, :domain, :traceback, :count, :size, :temporaries)"
+    " ON CONFLICT DO UPDATE SET count = count + excluded.count, size = size + excluded.size,"
+    " temporaries = temporaries + excluded.temporaries",
 };
 #define NLOAD_SQL (sizeof load_sql / sizeof load_sql[0])
+
+/* A frame as stored: its database id, and the file name and line its sort key needs. */
+struct frame_ref {
+    int64_t id;
+    const char *filename;
+    uint32_t lineno;
+};
+
+/* A dump frame as database frames, most recent first: one for a source frame, one or more for
+   a native one (its inlined calls, then the function holding them). n 0: not yet mapped. */
+struct expansion {
+    uint32_t n;
+    struct frame_ref *refs; /* &one, or a block that also holds the file names */
+    struct frame_ref one;
+};
 
 /* One load in progress: the dump, its statements, and the database ids of what it has
    inserted so far (0: not yet), indexed by the dump's own ids. */
@@ -137,11 +104,15 @@ struct loader {
     sqlite3 *db;
     const struct dump *dump;
     sqlite3_stmt *stmt[NLOAD_SQL];
-    int64_t *string_ids, *frame_ids, *traceback_ids;
+    int64_t *string_ids, *module_ids, *traceback_ids;
+    struct expansion *frames;
     int64_t snapshot;
     char *error;
 };
 
+/* One symbolizer for the process: a module opened for one dump serves the next one loaded. It
+   lives until the process exits. */
+static struct symbolizer *shared_symbolizer;
 static int sql_error(struct loader *l)
 {
     snprintf(l->error, STORE_ERROR_SIZE, "%s", sqlite3_errmsg(l->db));
@@ -167,19 +138,29 @@ static int64_t find_existing(sqlite3_stmt *select)
     return id;
 }
 
-/* The database id of the dump's string i: a string already in the database is reused. */
-static int64_t map_string(struct loader *l, uint32_t i)
+static int out_of_memory(struct loader *l)
 {
-    if (l->string_ids[i])
-        return l->string_ids[i];
+    snprintf(l->error, STORE_ERROR_SIZE, "out of memory");
+    return -1;
+}
+
+/* The database id of a string: a string already in the database is reused. 0 on an error. */
+static int64_t text_id(struct loader *l, const char *text)
+{
     int failed;
-    sqlite3_bind_text(l->stmt[INSERT_STRING], 1, l->dump->strings[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(l->stmt[INSERT_STRING], 1, text, -1, SQLITE_STATIC);
     int64_t id = insert_new(l, l->stmt[INSERT_STRING], &failed);
     if (!id && !failed) {
-        sqlite3_bind_text(l->stmt[SELECT_STRING], 1, l->dump->strings[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(l->stmt[SELECT_STRING], 1, text, -1, SQLITE_STATIC);
         id = find_existing(l->stmt[SELECT_STRING]);
     }
-    return l->string_ids[i] = id;
+    return id;
+}
+
+/* The database id of the dump's string i. */
+static int64_t map_string(struct loader *l, uint32_t i)
+{
+    return l->string_ids[i] ? l->string_ids[i] : (l->string_ids[i] = text_id(l, l->dump->strings[i]));
 }
 
 static void bind_frame(sqlite3_stmt *stmt, int64_t filename, uint32_t lineno, int64_t function)
@@ -192,32 +173,185 @@ static void bind_frame(sqlite3_stmt *stmt, int64_t filename, uint32_t lineno, in
         db_bind_null(stmt, ":function");
 }
 
-/* The database id of the dump's frame i (its strings mapped first). */
-static int64_t map_frame(struct loader *l, uint32_t i)
+/* The database id of the frame (filename, lineno, function) given as string ids (function 0:
+   none). 0 on an error. */
+static int64_t frame_id(struct loader *l, int64_t filename, uint32_t lineno, int64_t function)
 {
-    if (l->frame_ids[i])
-        return l->frame_ids[i];
-    const struct dump_frame *f = &l->dump->frames[i];
+    int failed;
+    bind_frame(l->stmt[INSERT_FRAME], filename, lineno, function);
+    int64_t id = insert_new(l, l->stmt[INSERT_FRAME], &failed);
+    if (!id && !failed) {
+        bind_frame(l->stmt[SELECT_FRAME], filename, lineno, function);
+        id = find_existing(l->stmt[SELECT_FRAME]);
+    }
+    return id;
+}
+
+static int map_source_frame(struct loader *l, const struct dump_frame *f, struct expansion *e)
+{
     int64_t filename = map_string(l, f->filename);
     int64_t function = f->function == TM_DUMP_NONE ? 0 : map_string(l, f->function);
     if (!filename || (f->function != TM_DUMP_NONE && !function))
-        return 0;
-    int failed;
-    bind_frame(l->stmt[INSERT_FRAME], filename, f->lineno, function);
-    int64_t id = insert_new(l, l->stmt[INSERT_FRAME], &failed);
-    if (!id && !failed) {
-        bind_frame(l->stmt[SELECT_FRAME], filename, f->lineno, function);
-        id = find_existing(l->stmt[SELECT_FRAME]);
-    }
-    return l->frame_ids[i] = id;
+        return sql_error(l);
+    e->one = (struct frame_ref){frame_id(l, filename, f->lineno, function),
+                                l->dump->strings[f->filename], f->lineno};
+    if (!e->one.id)
+        return sql_error(l);
+    e->refs = &e->one;
+    e->n = 1;
+    return 0;
 }
 
-static int insert_traceback_frames(struct loader *l, int64_t id, const int64_t *frames, uint32_t n)
+/* Keeps n frames (ids and file names, which are copied) as the expansion of a native frame. */
+static int keep_refs(struct loader *l, struct expansion *e, const struct frame_ref *refs, int n)
+{
+    size_t bytes = (size_t)n * sizeof *refs;
+    for (int i = 0; i < n; i++)
+        bytes += strlen(refs[i].filename) + 1;
+    struct frame_ref *block = malloc(bytes);
+    if (!block)
+        return out_of_memory(l);
+    char *names = (char *)(block + n);
+    for (int i = 0; i < n; i++) {
+        size_t length = strlen(refs[i].filename) + 1;
+        block[i] = (struct frame_ref){refs[i].id, memcpy(names, refs[i].filename, length),
+                                      refs[i].lineno};
+        names += length;
+    }
+    e->refs = block;
+    e->n = (uint32_t)n;
+    return 0;
+}
+
+/* The database id of the dump's module i; build-ids are stored as lowercase hex. */
+static int64_t map_module(struct loader *l, uint32_t i)
+{
+    if (l->module_ids[i])
+        return l->module_ids[i];
+    const struct dump_module *m = &l->dump->modules[i];
+    char hex[2 * TM_DUMP_MAX_BUILD_ID + 1];
+    for (uint32_t b = 0; b < m->build_id_length; b++)
+        sprintf(hex + 2 * b, "%02x", m->build_id[b]);
+    sqlite3_stmt *insert = l->stmt[INSERT_MODULE], *select = l->stmt[SELECT_MODULE];
+    const char *path = l->dump->strings[m->path];
+    int failed;
+    db_bind_text(insert, ":path", path);
+    if (m->build_id_length)
+        db_bind_text(insert, ":build_id", hex);
+    else
+        db_bind_null(insert, ":build_id");
+    int64_t id = insert_new(l, insert, &failed);
+    if (!id && !failed) {
+        db_bind_text(select, ":path", path);
+        if (m->build_id_length)
+            db_bind_text(select, ":build_id", hex);
+        else
+            db_bind_null(select, ":build_id");
+        id = find_existing(select);
+    }
+    return l->module_ids[i] = id;
+}
+
+/* The frames an earlier load stored for (module, offset): returns how many (0: none yet), or
+   -1 on an error. */
+static int cached_symbols(struct loader *l, int64_t module, uint64_t offset, struct expansion *e)
+{
+    sqlite3_stmt *s = l->stmt[SELECT_SYMBOLS];
+    struct frame_ref refs[MAX_INLINED];
+    int n = 0, rc = SQLITE_DONE, kept;
+    db_bind_int64(s, ":module", module);
+    db_bind_int64(s, ":offset", (int64_t)offset);
+    while (n < MAX_INLINED && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *filename = (const char *)sqlite3_column_text(s, 1);
+        char *copy = filename ? strdup(filename) : NULL; /* the next step invalidates it */
+        if (!copy) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        refs[n++] = (struct frame_ref){sqlite3_column_int64(s, 0), copy,
+                                       (uint32_t)sqlite3_column_int64(s, 2)};
+    }
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        kept = n == 0 ? 0 : keep_refs(l, e, refs, n) < 0 ? -1 : n;
+    else
+        kept = rc == SQLITE_NOMEM ? out_of_memory(l) : sql_error(l);
+    sqlite3_reset(s);
+    for (int i = 0; i < n; i++)
+        free((char *)refs[i].filename);
+    return kept;
+}
+
+/* Stores the symbolizer's frames for (module, offset) as frames and symbols rows. */
+static int store_symbols(struct loader *l, int64_t module, uint64_t offset,
+                         const struct symbol_frame *symbols, int n, struct expansion *e)
+{
+    struct frame_ref refs[MAX_INLINED];
+    sqlite3_stmt *s = l->stmt[INSERT_SYMBOL];
+    for (int i = 0; i < n; i++) {
+        int64_t filename = text_id(l, symbols[i].filename);
+        int64_t function = symbols[i].function ? text_id(l, symbols[i].function) : 0;
+        if (!filename || (symbols[i].function && !function))
+            return sql_error(l);
+        refs[i] = (struct frame_ref){frame_id(l, filename, symbols[i].lineno, function),
+                                     symbols[i].filename, symbols[i].lineno};
+        if (!refs[i].id)
+            return sql_error(l);
+        if (module) {
+            db_bind_int64(s, ":module", module);
+            db_bind_int64(s, ":offset", (int64_t)offset);
+            db_bind_int64(s, ":position", i);
+            db_bind_int64(s, ":frame", refs[i].id);
+            int rc = sqlite3_step(s);
+            sqlite3_reset(s);
+            if (rc != SQLITE_DONE)
+                return sql_error(l);
+        }
+    }
+    return keep_refs(l, e, refs, n);
+}
+
+/* A native frame: from the symbols table when a load symbolized it before, else from the
+   symbolizer. An address in no module is named by itself and not cached (it costs nothing). */
+static int map_native_frame(struct loader *l, const struct dump_frame *f, struct expansion *e)
+{
+    struct symbol_frame symbols[MAX_INLINED];
+    if (f->module == TM_DUMP_NONE) {
+        char name[24];
+        snprintf(name, sizeof name, "0x%" PRIx64, f->offset);
+        symbols[0] = (struct symbol_frame){name, 0, NULL};
+        return store_symbols(l, 0, f->offset, symbols, 1, e);
+    }
+    int64_t module = map_module(l, f->module);
+    if (!module)
+        return sql_error(l);
+    int n = cached_symbols(l, module, f->offset, e);
+    if (n != 0)
+        return n < 0 ? -1 : 0;
+    if (!shared_symbolizer && !(shared_symbolizer = symbolizer_new(NULL)))
+        return out_of_memory(l);
+    const struct dump_module *m = &l->dump->modules[f->module];
+    n = symbolize(shared_symbolizer, l->dump->strings[m->path], m->build_id, m->build_id_length,
+                  f->offset, symbols, MAX_INLINED);
+    return store_symbols(l, module, f->offset, symbols, n, e);
+}
+
+/* The database frames of the dump's frame i, or NULL with the reason in l->error. */
+static const struct expansion *map_frame(struct loader *l, uint32_t i)
+{
+    struct expansion *e = &l->frames[i];
+    if (e->n)
+        return e;
+    const struct dump_frame *f = &l->dump->frames[i];
+    int rc = f->kind == TM_DUMP_FRAME_NATIVE ? map_native_frame(l, f, e) : map_source_frame(l, f, e);
+    return rc < 0 ? NULL : e;
+}
+
+static int insert_traceback_frames(struct loader *l, int64_t id, const int64_t *frames, uint64_t n)
 {
     sqlite3_stmt *stmt = l->stmt[INSERT_TRACEBACK_FRAME];
-    for (uint32_t pos = 0; pos < n; pos++) {
+    for (uint64_t pos = 0; pos < n; pos++) {
         db_bind_int64(stmt, ":traceback", id);
-        db_bind_int64(stmt, ":position", pos);
+        db_bind_int64(stmt, ":position", (int64_t)pos);
         db_bind_int64(stmt, ":frame", frames[pos]);
         int rc = sqlite3_step(stmt);
         sqlite3_reset(stmt);
@@ -227,48 +361,78 @@ static int insert_traceback_frames(struct loader *l, int64_t id, const int64_t *
     return 0;
 }
 
-/* A traceback's identity in the database: its frames' ids, most recent first, and its
-   total_nframe; its sort key: its frames' keys, oldest first (sqlfunc.h). */
+/* Inserts a traceback given as its frames, or finds it: 0 on an error. */
+static int64_t insert_traceback(struct loader *l, const int64_t *frames, uint64_t n,
+                                uint64_t total_nframe, const char *ids_text, const char *key,
+                                int key_length)
+{
+    sqlite3_stmt *insert = l->stmt[INSERT_TRACEBACK], *select = l->stmt[SELECT_TRACEBACK];
+    int failed;
+    db_bind_int64(insert, ":nframe", (int64_t)n);
+    db_bind_int64(insert, ":total_nframe", (int64_t)total_nframe);
+    db_bind_text(insert, ":frame_ids", ids_text);
+    db_bind_blob(insert, ":sort_key", key, key_length);
+    int64_t id = insert_new(l, insert, &failed);
+    if (id)
+        return insert_traceback_frames(l, id, frames, n) < 0 ? 0 : id;
+    if (failed)
+        return 0;
+    db_bind_text(select, ":frame_ids", ids_text);
+    db_bind_int64(select, ":total_nframe", (int64_t)total_nframe);
+    return find_existing(select);
+}
+
+/* The database id of the dump's traceback i, or 0 with the reason in l->error. Its identity in
+   the database: its frames' ids, most recent first, and its total_nframe; its sort key: its
+   frames' keys, oldest first (sqlfunc.h). Native frames are expanded first: the traceback has
+   the frames of its inlined calls too, and total_nframe grows by as many. */
 static int64_t map_traceback(struct loader *l, uint32_t i)
 {
     if (l->traceback_ids[i])
         return l->traceback_ids[i];
     const struct dump_traceback *t = &l->dump->tracebacks[i];
-    int64_t *frames = malloc(t->nframe * sizeof *frames);
-    sqlite3_str *ids = sqlite3_str_new(l->db), *key = sqlite3_str_new(l->db);
-    int64_t id = 0;
-    uint32_t n = 0;
-    for (; frames && n < t->nframe; n++) {
-        if (!(frames[n] = map_frame(l, dump_traceback_frame(t, n))))
-            break;
-        sqlite3_str_appendf(ids, n ? " %lld" : "%lld", (long long)frames[n]);
+    uint64_t n = 0;
+    for (uint32_t pos = 0; pos < t->nframe; pos++) {
+        const struct expansion *e = map_frame(l, dump_traceback_frame(t, pos));
+        if (!e)
+            return 0;
+        n += e->n;
     }
-    for (uint32_t pos = n; pos-- > 0;) {
-        const struct dump_frame *f = &l->dump->frames[dump_traceback_frame(t, pos)];
-        sqlfunc_frame_key(key, l->dump->strings[f->filename], f->lineno);
+    int64_t *frames = malloc(n * sizeof *frames);
+    sqlite3_str *ids = sqlite3_str_new(l->db), *key = sqlite3_str_new(l->db);
+    uint64_t k = 0;
+    for (uint32_t pos = 0; frames && pos < t->nframe; pos++) {
+        const struct expansion *e = &l->frames[dump_traceback_frame(t, pos)];
+        for (uint32_t j = 0; j < e->n; j++, k++) {
+            frames[k] = e->refs[j].id;
+            sqlite3_str_appendf(ids, k ? " %lld" : "%lld", (long long)frames[k]);
+        }
+    }
+    for (uint32_t pos = t->nframe; frames && pos-- > 0;) {
+        const struct expansion *e = &l->frames[dump_traceback_frame(t, pos)];
+        for (uint32_t j = e->n; j-- > 0;)
+            sqlfunc_frame_key(key, e->refs[j].filename, e->refs[j].lineno);
     }
     int key_length = sqlite3_str_length(key);
     char *ids_text = sqlite3_str_finish(ids), *key_blob = sqlite3_str_finish(key);
-    if (frames && n == t->nframe && ids_text && key_blob) {
-        sqlite3_stmt *insert = l->stmt[INSERT_TRACEBACK], *select = l->stmt[SELECT_TRACEBACK];
-        int failed;
-        db_bind_int64(insert, ":nframe", t->nframe);
-        db_bind_int64(insert, ":total_nframe", t->total_nframe);
-        db_bind_text(insert, ":frame_ids", ids_text);
-        db_bind_blob(insert, ":sort_key", key_blob, key_length);
-        if ((id = insert_new(l, insert, &failed)) != 0) {
-            if (insert_traceback_frames(l, id, frames, t->nframe) < 0)
-                id = 0;
-        } else if (!failed) {
-            db_bind_text(select, ":frame_ids", ids_text);
-            db_bind_int64(select, ":total_nframe", t->total_nframe);
-            id = find_existing(select);
-        }
-    }
+    int64_t id = 0;
+    if (!frames || !ids_text || !key_blob)
+        out_of_memory(l);
+    else if (!(id = insert_traceback(l, frames, n, t->total_nframe + (n - t->nframe), ids_text,
+                                     key_blob, key_length)))
+        sql_error(l);
     sqlite3_free(ids_text);
     sqlite3_free(key_blob);
     free(frames);
     return l->traceback_ids[i] = id;
+}
+
+static void bind_optional(sqlite3_stmt *s, const char *name, int present, uint64_t value)
+{
+    if (present)
+        db_bind_int64(s, name, (int64_t)value);
+    else
+        db_bind_null(s, name);
 }
 
 static int insert_snapshot(struct loader *l, const struct store_load *load)
@@ -295,35 +459,73 @@ static int insert_snapshot(struct loader *l, const struct store_load *load)
     db_bind_int64(s, ":format_version", d->version);
     db_bind_text(s, ":source", load->source);
     db_bind_int64(s, ":has_traces", load->with_traces != 0);
+    bind_optional(s, ":start_ns", d->has_timeline, d->start_ns);
+    bind_optional(s, ":peak_time_ns", d->has_peak, d->peak_t_ns);
+    bind_optional(s, ":peak_size", d->has_peak, d->peak_size);
     if (sqlite3_step(s) != SQLITE_DONE)
         return sql_error(l);
     l->snapshot = sqlite3_last_insert_rowid(l->db);
     return 0;
 }
 
-/* Every frame record, used or not: the function name shown for a frame is the smallest that
-   any record of the dump gives it. */
+/* Every module and every frame record, used or not: the function name shown for a frame is the
+   smallest that any record of the dump gives it. */
 static int insert_frames(struct loader *l)
 {
+    for (uint32_t i = 0; i < l->dump->nmodule; i++)
+        if (!map_module(l, i))
+            return sql_error(l);
     for (uint32_t i = 0; i < l->dump->nframe; i++)
         if (!map_frame(l, i))
-            return sql_error(l);
+            return -1;
     return 0;
 }
 
-static int insert_groups(struct loader *l)
+/* Groups of one kind: TRCS's (INSERT_GROUP), PEAK's or ALOC's. */
+static int insert_group_rows(struct loader *l, int which, const struct dump_group *groups,
+                             uint64_t n)
 {
-    sqlite3_stmt *s = l->stmt[INSERT_GROUP];
-    for (uint64_t i = 0; i < l->dump->ngroup; i++) {
-        const struct dump_group *g = &l->dump->groups[i];
+    sqlite3_stmt *s = l->stmt[which];
+    for (uint64_t i = 0; i < n; i++) {
+        const struct dump_group *g = &groups[i];
         int64_t traceback = map_traceback(l, g->traceback);
         if (!traceback)
-            return sql_error(l);
+            return -1;
         db_bind_int64(s, ":snapshot", l->snapshot);
         db_bind_int64(s, ":domain", g->domain);
         db_bind_int64(s, ":traceback", traceback);
         db_bind_int64(s, ":count", (int64_t)g->count);
         db_bind_int64(s, ":size", (int64_t)g->size);
+        if (which == INSERT_ALLOC_GROUP)
+            db_bind_int64(s, ":temporaries", (int64_t)g->temporaries);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return sql_error(l);
+    }
+    return 0;
+}
+
+/* Two dump tracebacks may become one database traceback (their native frames symbolize
+   alike), so groups add up (INSERT_GROUP's ON CONFLICT); PEAK and ALOC rows too. */
+static int insert_groups(struct loader *l)
+{
+    const struct dump *d = l->dump;
+    return insert_group_rows(l, INSERT_GROUP, d->groups, d->ngroup) == 0
+        && insert_group_rows(l, INSERT_PEAK_GROUP, d->peak_groups, d->npeak_group) == 0
+        && insert_group_rows(l, INSERT_ALLOC_GROUP, d->alloc_groups, d->nalloc_group) == 0 ? 0 : -1;
+}
+
+static int insert_timeline(struct loader *l)
+{
+    sqlite3_stmt *s = l->stmt[INSERT_SAMPLE];
+    for (uint32_t i = 0; i < l->dump->nsample; i++) {
+        struct dump_sample sample = dump_sample_at(l->dump, i);
+        db_bind_int64(s, ":snapshot", l->snapshot);
+        db_bind_int64(s, ":position", i);
+        db_bind_int64(s, ":t_ns", (int64_t)sample.t_ns);
+        db_bind_int64(s, ":traced", (int64_t)sample.traced);
+        db_bind_int64(s, ":rss", (int64_t)sample.rss);
         int rc = sqlite3_step(s);
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
@@ -362,12 +564,11 @@ static int prepare_load(struct loader *l)
 {
     const struct dump *d = l->dump;
     l->string_ids = calloc((size_t)d->nstring + 1, sizeof *l->string_ids);
-    l->frame_ids = calloc((size_t)d->nframe + 1, sizeof *l->frame_ids);
+    l->module_ids = calloc((size_t)d->nmodule + 1, sizeof *l->module_ids);
+    l->frames = calloc((size_t)d->nframe + 1, sizeof *l->frames);
     l->traceback_ids = calloc((size_t)d->ntraceback + 1, sizeof *l->traceback_ids);
-    if (!l->string_ids || !l->frame_ids || !l->traceback_ids) {
-        snprintf(l->error, STORE_ERROR_SIZE, "out of memory");
-        return -1;
-    }
+    if (!l->string_ids || !l->module_ids || !l->frames || !l->traceback_ids)
+        return out_of_memory(l);
     for (size_t i = 0; i < NLOAD_SQL; i++)
         if (sqlite3_prepare_v2(l->db, load_sql[i], -1, &l->stmt[i], NULL) != SQLITE_OK)
             return sql_error(l);
@@ -378,18 +579,13 @@ static void finish_load(struct loader *l)
 {
     for (size_t i = 0; i < NLOAD_SQL; i++)
         sqlite3_finalize(l->stmt[i]);
+    for (uint32_t i = 0; l->frames && i < l->dump->nframe; i++)
+        if (l->frames[i].refs != &l->frames[i].one)
+            free(l->frames[i].refs);
     free(l->string_ids);
-    free(l->frame_ids);
+    free(l->module_ids);
+    free(l->frames);
     free(l->traceback_ids);
-}
-
-static int create_schema(sqlite3 *db)
-{
-    char pragmas[128];
-    snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
-             STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
-    int rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? sqlite3_exec(db, pragmas, NULL, NULL, NULL) : rc;
 }
 
 int store_add_dump(sqlite3 *db, const struct dump *dump, const struct store_load *load,
@@ -400,10 +596,9 @@ int store_add_dump(sqlite3 *db, const struct dump *dump, const struct store_load
         snprintf(error, STORE_ERROR_SIZE, "%s", sqlite3_errmsg(db));
         return -1;
     }
-    int ok = create_schema(db) == SQLITE_OK || sql_error(&l) == 0;
-    ok = ok && prepare_load(&l) == 0 && insert_snapshot(&l, load) == 0 && insert_frames(&l) == 0
-         && insert_groups(&l) == 0
-         && (!load->with_traces || insert_traces(&l, load) == 0);
+    int ok = schema_create(db, error, STORE_ERROR_SIZE) == 0 && prepare_load(&l) == 0
+          && insert_snapshot(&l, load) == 0 && insert_frames(&l) == 0 && insert_groups(&l) == 0
+          && insert_timeline(&l) == 0 && (!load->with_traces || insert_traces(&l, load) == 0);
     finish_load(&l);
     if (ok && db_exec(db, "COMMIT") != SQLITE_OK)
         ok = sql_error(&l) == 0;
@@ -415,7 +610,8 @@ int store_add_dump(sqlite3 *db, const struct dump *dump, const struct store_load
     return 0;
 }
 
-/* A database this tool may write into: its own, or one without any table yet. */
+/* A database this tool may write into: its own, or one without any table yet; one it may read:
+   its own, of a schema version it reads. */
 static int check_ours(sqlite3 *db, enum store_mode mode, char *error)
 {
     sqlite3_stmt *stmt;
@@ -434,7 +630,9 @@ static int check_ours(sqlite3 *db, enum store_mode mode, char *error)
         snprintf(error, STORE_ERROR_SIZE, "%s", sqlite3_errmsg(db));
         return -1;
     }
-    if (app == STORE_APPLICATION_ID || (mode == STORE_WRITE && tables == 0))
+    if (app == SCHEMA_APPLICATION_ID)
+        return mode == STORE_READ ? schema_prepare_read(db, error, STORE_ERROR_SIZE) : 0;
+    if (mode == STORE_WRITE && tables == 0)
         return 0;
     snprintf(error, STORE_ERROR_SIZE, "not a tracemalloc database");
     return -1;
@@ -457,8 +655,8 @@ int store_open(sqlite3 **db, const char *path, enum store_mode mode, char error[
     /* A private database needs no rollback journal: a failed load discards all of it. */
     if (rc == SQLITE_OK && mode == STORE_MEMORY)
         rc = db_exec(*db, "PRAGMA journal_mode = OFF");
-    if (rc == SQLITE_OK && mode == STORE_MEMORY)
-        rc = create_schema(*db);
+    if (rc == SQLITE_OK && mode == STORE_MEMORY && schema_create(*db, error, STORE_ERROR_SIZE) < 0)
+        rc = SQLITE_ERROR;
     if (rc == SQLITE_OK && mode == STORE_WRITE)
         /* A bigger page cache: a load writes millions of rows in one transaction. */
         rc = db_exec(*db, "PRAGMA cache_size = -65536");

@@ -1,6 +1,7 @@
 /* The tracker's cost, measured side by side in one process (issue 3's targets):
    - malloc/free churn, random sizes 16..271 over 1,024 slots, 4M pairs: untraced vs traced in
-     call-site mode, one thread and two; the ratio is what counts (target <= 2.0 single-threaded);
+     call-site mode, one thread and two; the ratio is what counts (target <= 2.0 single-threaded),
+     with the timeline, peak contents and totals on (the default) and off;
    - tracker bytes per live block at 1M live blocks (target <= 32);
    - the time to take a snapshot of 1M live blocks and to dump it.
    Rounds alternate untraced and traced runs and keep each one's best, so a noisy neighbour
@@ -147,7 +148,7 @@ static double run(void *(*churn)(void *), int threads)
 
 static void compare_churn(int threads)
 {
-    double best_untraced = 1e9, best_traced = 1e9, best_reference = 1e9, t;
+    double best_untraced = 1e9, best_traced = 1e9, best_reference = 1e9, best_no_timeline = 1e9, t;
     int round;
     for (round = 0; round < ROUNDS; round++) {
         if ((t = run(churn_untraced, threads)) < best_untraced) best_untraced = t;
@@ -155,13 +156,19 @@ static void compare_churn(int threads)
         tm_start(1);
         if ((t = run(churn_traced, threads)) < best_traced) best_traced = t;
         tm_stop();
+        tm_set_timeline(0);
+        tm_start(1);
+        if ((t = run(churn_traced, threads)) < best_no_timeline) best_no_timeline = t;
+        tm_stop();
+        tm_set_timeline(1);
     }
     printf("churn, %d thread%s, %u malloc/free pairs each, best of %d:\n"
            "  untraced %.1f ns/pair; mutex+open addressing %.1f ns/pair (ratio %.2f); "
-           "tracemalloc %.1f ns/pair (ratio %.2f%s)\n",
+           "tracemalloc %.1f ns/pair (ratio %.2f%s); without the timeline %.1f ns/pair (ratio %.2f)\n",
            threads, threads > 1 ? "s" : "", PAIRS, ROUNDS, best_untraced * 1e9 / PAIRS,
            best_reference * 1e9 / PAIRS, best_reference / best_untraced, best_traced * 1e9 / PAIRS,
-           best_traced / best_untraced, threads == 1 ? ", target <= 2.0" : "");
+           best_traced / best_untraced, threads == 1 ? ", target <= 2.0" : "",
+           best_no_timeline * 1e9 / PAIRS, best_no_timeline / best_untraced);
 }
 
 /* 1M live blocks over 5,000 call sites: the tracker's memory, then a snapshot and its dump. */
@@ -213,6 +220,7 @@ static void compare_tables(void)
     }
     stb_time = now() - start;
     hmfree(map);
+    tm_set_timeline(0); /* the table alone (and traceback 0 was never interned: it has no tally) */
     tm_start(1);
     tm__begin();
     for (i = 0; i < LIVE; i++) tm__put(0, key[i], 32, 0, tm__state.generation);
@@ -226,6 +234,7 @@ static void compare_tables(void)
     table_time = now() - start;
     tm__end();
     tm_stop();
+    tm_set_timeline(1);
     printf("pointer table at %d live keys, delete + insert: stb_ds hm %.0f ns, tracemalloc's table %.0f ns "
            "(%.1fx)\n", LIVE, stb_time * 1e9 / OPS, table_time * 1e9 / OPS, stb_time / table_time);
 }

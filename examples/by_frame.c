@@ -19,7 +19,7 @@
 
 /* numbers_append, with the caller's frame recorded under numbers.h's realloc line. */
 #define numbers_append_here(list, value) \
-    numbers_append_from((list), (value), (tm_frame){__FILE__, __LINE__, __func__})
+    numbers_append_from((list), (value), (tm_frame){__FILE__, __LINE__, __func__, 0})
 
 static int numbers_append_from(numbers *list, int value, tm_frame caller)
 {

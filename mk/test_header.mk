@@ -10,12 +10,12 @@ TH_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 TH_TSAN := -fsanitize=thread
 TH_HEADERS := tracemalloc.h $(wildcard $(TH_SRC)/*.h)
 
-TH_SUITES := api wrappers realloc passthrough domains snapshot dump env fork oom stress
+TH_SUITES := api wrappers realloc passthrough domains snapshot dump env fork oom stress timeline
 # What a suite links besides test_<suite>.o; test_oom brings its own implementation, whose raw
 # allocator fails on demand.
-TH_LINK := impl helpers dump_reader
+TH_LINK := impl helpers dump_reader dump_history
 TH_LINK_passthrough := $(TH_LINK) untraced
-TH_LINK_oom := oom_impl oom_alloc helpers dump_reader
+TH_LINK_oom := oom_impl oom_alloc helpers dump_reader dump_history
 th_link = $(or $(TH_LINK_$(1)),$(TH_LINK))
 
 # stb_ds's byte-key hash shifts bytes into an int's sign bit (stb_ds.h 1082, 1180: UB that UBSan
@@ -40,7 +40,7 @@ endef
 
 $(eval $(call th_variant,$(TH_OUT),,,$(TH_SUITES)))
 $(eval $(call th_variant,$(TH_OUT)/asan,$(TH_ASAN),sanitizer_options,$(TH_SUITES)))
-$(eval $(call th_variant,$(TH_OUT)/tsan,$(TH_TSAN),sanitizer_options,stress))
+$(eval $(call th_variant,$(TH_OUT)/tsan,$(TH_TSAN),sanitizer_options,stress timeline))
 
 # The compile matrix runs its compilers at test time (each compile is one counted check).
 export TM_COMPILE_OUT := $(TH_OUT)/compile
@@ -51,3 +51,33 @@ test-header: $(filter $(TH_OUT)/%,$(TEST_DEPS)) $(DEPS_STAMP)
 	@sh tests/run.sh $(filter $(TH_OUT)/% $(TH_SRC)/%,$(TEST_SUITES))
 
 .PHONY: test-header
+
+# Native stacks (tests/header/test_native.c): the tracker as a shared object built with frame
+# pointers, as the LD_PRELOAD library has it; a call chain with frame pointers and one without.
+# test_native's DWARF unwinder is the C library's backtrace, test_native_libunwind's libunwind
+# (TRACEMALLOC_LIBUNWIND). -rdynamic: the test names frames with dladdr.
+TN_OBJS := test_native native_chain native_chain_nofp helpers dump_reader
+TN_FP := -fno-omit-frame-pointer
+# $(call tn_variant,DIR,SANITIZER FLAGS,EXTRA OBJECTS,PROGRAMS)
+define tn_variant
+$(1)/test_native.o $(1)/native_chain.o: TH_IMPL_FLAGS = $(TN_FP)
+$(1)/native_chain_nofp.o: TH_IMPL_FLAGS = -fomit-frame-pointer
+$(1)/libtm_native.so: $(TH_SRC)/native_impl.c $(TH_HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(TH_CFLAGS) $(2) $(if $(2),$$(TH_STB_EXEMPT)) $(TN_FP) -fPIC -shared -o $$@ $$< -pthread
+$(1)/libtm_native_libunwind.so: $(TH_SRC)/native_impl.c $(TH_HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(TH_CFLAGS) $(2) $(if $(2),$$(TH_STB_EXEMPT)) $(TN_FP) -DTRACEMALLOC_LIBUNWIND \
+	  $$(shell pkg-config --cflags libunwind) -fPIC -shared -o $$@ $$< -pthread $$(UNWIND_LIBS)
+$(1)/test_native: $(addprefix $(1)/,$(addsuffix .o,$(TN_OBJS) $(3))) $(1)/libtm_native.so
+	$$(CC) $$(CFLAGS) $(2) -rdynamic -o $$@ $$(filter %.o,$$^) -L$(1) -ltm_native -Wl,-rpath,'$$$$ORIGIN' $$(TH_LIBS)
+$(1)/test_native_libunwind: $(addprefix $(1)/,$(addsuffix .o,$(TN_OBJS) $(3))) $(1)/libtm_native_libunwind.so
+	$$(CC) $$(CFLAGS) $(2) -rdynamic -o $$@ $$(filter %.o,$$^) -L$(1) -ltm_native_libunwind \
+	  -Wl,-rpath,'$$$$ORIGIN' $$(TH_LIBS)
+TEST_SUITES += $(addprefix $(1)/,$(4))
+TEST_DEPS += $(addprefix $(1)/,$(4))
+endef
+
+$(eval $(call tn_variant,$(TH_OUT),,,test_native test_native_libunwind))
+$(eval $(call tn_variant,$(TH_OUT)/asan,$(TH_ASAN),sanitizer_options,test_native test_native_libunwind))
+$(eval $(call tn_variant,$(TH_OUT)/tsan,$(TH_TSAN),sanitizer_options,test_native))

@@ -3,9 +3,12 @@
 # Runs as root, or through sudo; says what it installs.
 set -eu
 need="pkg-config gcc g++ libstb-dev libsqlite3-dev libcmocka-dev zlib1g-dev clang libclang-rt-dev python3
-  libunwind-dev libdw-dev elfutils valgrind heaptrack chromium golang-go nodejs npm"
+  libunwind-dev libdw-dev elfutils valgrind heaptrack chromium golang-go nodejs npm
+  sqlite3"
 missing=""
 for pkg in $need; do
+  # A nodejs package from NodeSource carries npm itself and conflicts with Debian's npm.
+  [ "$pkg" = npm ] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
 done
 [ -z "$missing" ] && exit 0

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes dumps (docs/FORMAT.md, version 1) for the analyzer's tests: good ones, and broken ones
-whose breakage is exact (a count that lies under a valid CRC, a section cut short, ...).
+"""Writes dumps (docs/FORMAT.md, versions 1 and 2) for the analyzer's tests: good ones, and broken
+ones whose breakage is exact (a count that lies under a valid CRC, a section cut short, ...).
 
     mkdump.py DIR                 writes every dump of DUMPS below into DIR
     mkdump.py --bench OUT.tmd OUT.pickle [--traces N] [--sites S] [--files F]
@@ -24,14 +24,24 @@ def tag(name):
     return struct.unpack("<I", name.encode("ascii"))[0]
 
 
+class Native:
+    """A native frame of a Dump: module index (None: no module) and offset."""
+
+    def __init__(self, module, offset):
+        self.module, self.offset = module, offset
+
+
 class Dump:
-    """A dump's contents, before encoding. Frames are (filename, lineno, function or None);
-    tracebacks are (total_nframe, [frame index, ...] most recent first); traces are
-    (address, size, domain, traceback index)."""
+    """A dump's contents, before encoding. Frames are (filename, lineno, function or None) or
+    Native; tracebacks are (total_nframe, [frame index, ...] most recent first); traces are
+    (address, size, domain, traceback index). Version 2 adds modules (path, build_id bytes,
+    bias, [(start, end, file_offset)]), timeline (start_ns, [(t_ns, traced, rss)]), peak
+    (t_ns, size, [(domain, traceback index, count, size)]) and allocated ([(domain, traceback
+    index, count, size, temporaries)])."""
 
     def __init__(self, frames=(), tracebacks=(), traces=(), label=None, limit=1, pid=4242,
                  time_ns=1764100000123456789, current=None, peak=None, tracker=65536,
-                 untraced=(0, 0)):
+                 untraced=(0, 0), version=1):
         self.strings, self.ids = [], {}
         self.frames = list(frames)
         self.tracebacks = list(tracebacks)
@@ -41,6 +51,8 @@ class Dump:
         self.current = total if current is None else current
         self.peak = self.current if peak is None else peak
         self.tracker, self.untraced = tracker, untraced
+        self.version = version
+        self.modules, self.timeline, self.peak_contents, self.allocated = [], None, None, None
 
     def sid(self, text):
         if text is None:
@@ -50,10 +62,21 @@ class Dump:
             self.strings.append(text)
         return self.ids[text]
 
+    def frame(self, f):
+        if isinstance(f, Native):
+            return struct.pack("<IIQ", 1, NONE if f.module is None else f.module, f.offset)
+        return struct.pack("<IIII", 0, self.sid(f[0]), f[1], self.sid(f[2]))
+
+    def module(self, m):
+        path, build_id, bias, ranges = m
+        return (struct.pack("<II", self.sid(path), len(build_id)) + build_id
+                + struct.pack("<QI", bias, len(ranges))
+                + b"".join(struct.pack("<QQQ", *r) for r in ranges))
+
     def sections(self):
-        """[(tag name, flags, payload)] of the five sections, in order."""
-        frames = b"".join(struct.pack("<IIII", 0, self.sid(f), line, self.sid(fn))
-                          for f, line, fn in self.frames)
+        """[(tag name, flags, payload)] of the sections, in order."""
+        frames = b"".join(self.frame(f) for f in self.frames)
+        mods = struct.pack("<I", len(self.modules)) + b"".join(self.module(m) for m in self.modules)
         label = self.sid(self.label)
         strs = struct.pack("<I", len(self.strings)) + b"".join(
             struct.pack("<I", len(s.encode())) + s.encode() for s in self.strings)
@@ -64,9 +87,23 @@ class Dump:
             for total, ids in self.tracebacks)
         trcs = struct.pack("<Q", len(self.traces)) + b"".join(
             struct.pack("<QQII", *t) for t in self.traces)
-        return [("STRS", REQUIRED, strs), ("META", REQUIRED, meta),
-                ("FRMS", REQUIRED, struct.pack("<I", len(self.frames)) + frames),
+        out = [("STRS", REQUIRED, strs), ("META", REQUIRED, meta)]
+        if self.version >= 2:
+            out.append(("MODS", REQUIRED, mods))
+        out += [("FRMS", REQUIRED, struct.pack("<I", len(self.frames)) + frames),
                 ("TBKS", REQUIRED, tbks), ("TRCS", REQUIRED, trcs)]
+        if self.timeline:
+            start, samples = self.timeline
+            out.append(("TIME", 0, struct.pack("<QII", start, len(samples), 0) + b"".join(
+                struct.pack("<QQQ", *s) for s in samples)))
+        if self.peak_contents:
+            t_ns, size, entries = self.peak_contents
+            out.append(("PEAK", 0, struct.pack("<QQII", t_ns, size, len(entries), 0) + b"".join(
+                struct.pack("<IIQQ", *e) for e in entries)))
+        if self.allocated is not None:
+            out.append(("ALOC", 0, struct.pack("<II", len(self.allocated), 0) + b"".join(
+                struct.pack("<IIQQQ", *e) for e in self.allocated)))
+        return out
 
 
 def section(name, flags, payload, length=None):
@@ -92,6 +129,87 @@ def small():
     return Dump(frames, tracebacks, traces, label="small", limit=3, peak=4096, untraced=(1, 64))
 
 
+def native(**changes):
+    """Version 2: a module without debug information (it is not on disk), native frames (one
+    in no module) called from a source frame, the timeline, the peak's contents and the
+    allocation totals; traceback 2 is only in PEAK and ALOC (its blocks were all freed)."""
+    frames = [("app.c", 10, "main"), Native(0, 0x1a2b), Native(None, 0x401000), Native(0, 0x2000)]
+    tracebacks = [(1, [0]), (4, [1, 2, 0]), (2, [3, 0])]
+    traces = [(0x1000, 300, 0, 1), (0x2000, 200, 0, 1), (0x3000, 64, 0, 0)]
+    d = Dump(frames, tracebacks, traces, label="native", limit=3, peak=1000, version=2,
+             time_ns=1764100000030000000)
+    d.modules = [("/nonexistent/demo/libdemo.so", bytes.fromhex("5eed0001"), 0x7f0000000000,
+                  [(0x7f0000000000, 0x7f0000010000, 0), (0x7f0000010000, 0x7f0000012000, 0x10000)])]
+    d.timeline = (1764100000000000000, [(0, 0, 1 << 20), (10000000, 600, 2 << 20),
+                                        (20000000, 1000, 3 << 20), (30000000, 564, 3 << 20)])
+    d.peak_contents = (20000000, 1000, [(0, 1, 3, 900), (0, 2, 1, 36), (0, 0, 1, 64)])
+    d.allocated = [(0, 1, 10, 3000, 4), (0, 2, 5, 180, 5), (0, 0, 1, 64, 0)]
+    for name, value in changes.items():
+        setattr(d, name, value)
+    return d
+
+
+def broken_v2_dumps():
+    """name -> bytes of a version-2 dump that breaks one rule of what version 2 added."""
+    good = native().sections()
+    module = native().modules[0]
+
+    def with_module(**fields):
+        path, build_id, bias, ranges = module
+        m = (fields.get("path", path), fields.get("build_id", build_id), bias,
+             fields.get("ranges", ranges))
+        return assemble(native(modules=[m]).sections(), version=2)
+
+    def payload(name, edit):
+        return assemble([(n, f, edit(p)) if n == name else (n, f, p) for n, f, p in good],
+                        version=2)
+    by_name = {n: (n, f, p) for n, f, p in good}
+    time_, peak = by_name["TIME"], by_name["PEAK"]
+    v1_time = native(version=1, frames=[("app.c", 10, "main")] * 4, modules=[],
+                     peak_contents=None, allocated=None)
+    return {
+        "v2_missing_mods.tmd": assemble([s for s in good if s[0] != "MODS"], version=2),
+        "v1_with_mods.tmd": assemble(good, version=1),
+        "time_in_v1.tmd": assemble(v1_time.sections(), version=1),
+        "mods_long_build_id.tmd": with_module(build_id=b"\x01" * 65),
+        "mods_no_range.tmd": with_module(ranges=[]),
+        "mods_65_ranges.tmd": with_module(ranges=[(0, 1, 0)] * 65),
+        "mods_bad_range.tmd": with_module(ranges=[(0x2000, 0x1000, 0)]),
+        "mods_huge_count.tmd": payload("MODS", lambda p: struct.pack("<I", 0xFFFFFFFF) + p[4:]),
+        "mods_bad_path.tmd": payload("MODS", lambda p: p[:4] + struct.pack("<I", 99) + p[8:]),
+        "mods_cut_ranges.tmd": payload("MODS", lambda p: p[:-24]),
+        "mods_left_over.tmd": payload("MODS", lambda p: p + b"xyz"),
+        "native_bad_module.tmd": assemble(native(frames=[("app.c", 10, "main"), Native(5, 1),
+                                                         Native(None, 2), Native(0, 3)]).sections(),
+                                          version=2),
+        "frame_kind_2.tmd": payload("FRMS", lambda p: p[:4] + struct.pack("<I", 2) + p[8:]),
+        "time_backwards.tmd": assemble(native(timeline=(0, [(0, 0, 0), (9, 1, 1), (8, 2, 2)]))
+                                       .sections(), version=2),
+        "time_flags.tmd": payload("TIME", lambda p: p[:12] + struct.pack("<I", 1) + p[16:]),
+        "time_count.tmd": payload("TIME", lambda p: p[:8] + struct.pack("<I", 5) + p[12:]),
+        "time_after_peak.tmd": assemble([s for s in good if s[0] != "TIME"][:-1] + [time_]
+                                        + good[-1:], version=2),
+        "time_twice.tmd": assemble(good[:-2] + [time_] + good[-2:], version=2),
+        "peak_twice.tmd": assemble(good + [peak], version=2),
+        "peak_bad_traceback.tmd": assemble(native(peak_contents=(5, 1000, [
+            (0, 1, 3, 900), (0, 9, 1, 36), (0, 0, 1, 64)])).sections(), version=2),
+        "peak_duplicate.tmd": assemble(native(peak_contents=(5, 1000, [
+            (0, 1, 3, 900), (0, 2, 1, 36), (0, 1, 1, 64)])).sections(), version=2),
+        "peak_size_mismatch.tmd": assemble(native(peak_contents=(5, 999, [
+            (0, 1, 3, 900), (0, 2, 1, 36), (0, 0, 1, 64)])).sections(), version=2),
+        "peak_above_traced_peak.tmd": assemble(native(peak=999).sections(), version=2),
+        "peak_huge_sizes.tmd": assemble(native(peak=1 << 63, peak_contents=(5, 1 << 63, [
+            (0, 1, 1, 1 << 62), (0, 2, 1, 1 << 62)])).sections(), version=2),
+        "aloc_bad_traceback.tmd": assemble(native(allocated=[(0, 3, 1, 1, 0)]).sections(),
+                                           version=2),
+        "aloc_duplicate.tmd": assemble(native(allocated=[(0, 1, 1, 1, 0), (7, 1, 1, 1, 0),
+                                                         (0, 1, 1, 1, 0)]).sections(), version=2),
+        "aloc_temporaries.tmd": assemble(native(allocated=[(0, 1, 10, 3000, 11)]).sections(),
+                                         version=2),
+        "aloc_huge_count.tmd": payload("ALOC", lambda p: struct.pack("<I", 0xFFFFFFFF) + p[4:]),
+    }
+
+
 def broken_dumps():
     """name -> bytes of a dump that breaks one rule."""
     good = small().sections()
@@ -110,7 +228,7 @@ def broken_dumps():
         "text.tmd": b"hello, this is not a dump\n",
         "short_magic.tmd": MAGIC[:5],
         "header_only.tmd": full[:16],
-        "version2.tmd": assemble(good, version=2),
+        "version3.tmd": assemble(good, version=3),
         "header_flags.tmd": assemble(good, header_flags=4),
         "cut_in_trcs.tmd": full[:trcs_at + 16 + 20],
         "cut_in_header_of_section.tmd": full[:trcs_at + 7],
@@ -131,6 +249,7 @@ def broken_dumps():
                                     if n == "FRMS" else (n, f, p) for n, f, p in good]),
         "zero_limit.tmd": assemble([(n, f, p[:56] + struct.pack("<I", 0) + p[60:])
                                     if n == "META" else (n, f, p) for n, f, p in good]),
+        **broken_v2_dumps(),
     }
 
 
@@ -145,7 +264,8 @@ def good_dumps():
     optional = assemble(good[:3] + [("XTRA", 0, b"ignored")] + good[3:])
     empty = Dump([("a.c", 1, None)], [(1, [0])], [], label=None, limit=1)
     return {"small.tmd": assemble(good), "later.tmd": assemble(other.sections()),
-            "optional_section.tmd": optional, "no_traces.tmd": assemble(empty.sections())}
+            "optional_section.tmd": optional, "no_traces.tmd": assemble(empty.sections()),
+            "native.tmd": assemble(native().sections(), version=2)}
 
 
 def bench(out_tmd, out_pickle, ntraces, nsites, nfiles):

@@ -29,7 +29,7 @@ BAD_DUMPS = {
     "text.tmd": "not a tracemalloc dump (bad magic)",
     "short_magic.tmd": "truncated: the header needs 16 bytes, 5 left",
     "header_only.tmd": "truncated: no end section",
-    "version2.tmd": "format version 2, this reader knows 1",
+    "version3.tmd": "format version 3, this reader knows 1 and 2",
     "header_flags.tmd": "header flags 0x4, this reader knows 0",
     "cut_in_trcs.tmd": "truncated: TRCS needs 104 bytes, 20 left",
     "cut_in_header_of_section.tmd": "truncated: a section header needs 16 bytes, 7 left",
@@ -47,8 +47,39 @@ BAD_DUMPS = {
     "duplicate_section.tmd": "section META appears twice",
     "out_of_order.tmd": "section META comes before section STRS",
     "meta_short.tmd": "META: 60 bytes, expected 64",
-    "frame_kind.tmd": "FRMS: frame 0 has kind 1, this reader knows 0",
+    "frame_kind.tmd": "FRMS: frame 0 has kind 1, version 1 knows 0",
     "zero_limit.tmd": "META: traceback limit 0, expected 1..65535",
+    # What version 2 added (mkdump.broken_v2_dumps).
+    "v2_missing_mods.tmd": "section FRMS comes before section MODS",
+    "v1_with_mods.tmd": "section MODS in a version 1 dump",
+    "time_in_v1.tmd": "section TIME in a version 1 dump",
+    "mods_long_build_id.tmd": "MODS: module 0: build-id of 65 bytes, at most 64",
+    "mods_no_range.tmd": "MODS: module 0 has 0 ranges, expected 1..64",
+    "mods_65_ranges.tmd": "MODS: module 0 has 65 ranges, expected 1..64",
+    "mods_bad_range.tmd": "MODS: module 0: range 0 ends before it starts",
+    "mods_huge_count.tmd":
+        "MODS: 4294967295 modules need at least 85899345900 bytes, the section has 72",
+    "mods_bad_path.tmd": "MODS: module 0: path string id 99, the string table has 4",
+    "mods_cut_ranges.tmd": "MODS: module 0 needs 48 bytes for its ranges, 24 left",
+    "mods_left_over.tmd": "MODS: 3 bytes left over after 1 modules",
+    "native_bad_module.tmd": "FRMS: frame 1: module id 5, the module table has 1",
+    "frame_kind_2.tmd": "FRMS: frame 0 has kind 2, this reader knows 0 and 1",
+    "time_backwards.tmd": "TIME: sample 2 goes back in time",
+    "time_flags.tmd": "TIME: flags 0x1, this reader knows 0",
+    "time_count.tmd": "TIME: 5 samples need 120 bytes, the section has 96",
+    "time_after_peak.tmd": "section TIME comes after section PEAK",
+    "time_twice.tmd": "section TIME appears twice",
+    "peak_twice.tmd": "section PEAK appears twice",
+    "peak_bad_traceback.tmd": "PEAK: entry 1: traceback id 9, the traceback table has 3",
+    "peak_duplicate.tmd": "PEAK: entry 2: domain 0 and traceback 1 appear twice",
+    "peak_size_mismatch.tmd": "PEAK: the entries hold 1000 bytes, the section says 999",
+    "peak_above_traced_peak.tmd": "PEAK: 1000 bytes, above the traced peak of 999",
+    "peak_huge_sizes.tmd": "PEAK: the counts or sizes add up past 2^63 - 1",
+    "aloc_bad_traceback.tmd": "ALOC: entry 0: traceback id 3, the traceback table has 3",
+    "aloc_duplicate.tmd": "ALOC: entry 2: domain 0 and traceback 1 appear twice",
+    "aloc_temporaries.tmd": "ALOC: entry 0: 11 temporaries out of 10 allocations",
+    "aloc_huge_count.tmd":
+        "ALOC: 4294967295 entries need 137438953440 bytes, the section has 96",
 }
 
 # Command lines that read one dump, with {} where the dump goes.
@@ -260,11 +291,86 @@ def test_optional_section(s):
              "tracemalloc: optional_section.tmd: skipped 1 unknown optional section (XTRA)\n")
 
 
+def test_native_dump(s):
+    """Version 2: native frames read as frames named after their module and offset, in stats
+    on the dump itself and after load; a second load reuses the symbols of the first."""
+    s.expect("stats on a version-2 dump", ["stats", "native.tmd", "--by", "traceback"], 0,
+             "app.c:10: size=500 B, count=2, average=250 B\n"
+             '  File "app.c", line 10\n'
+             '  File "0x401000", line 0\n'
+             '  File "libdemo.so+0x1a2b", line 0\n'
+             "app.c:10: size=64 B, count=1, average=64 B\n"
+             '  File "app.c", line 10\n', "")
+    s.expect("load a version-2 dump twice", ["load", "native.db", "native.tmd", "native.tmd"], 0,
+             "1\n2\n", "")
+    s.expect("each address is symbolized once per database",
+             ["sql", "native.db", "SELECT module, offset, position, frame FROM symbols"], 0,
+             "module|offset|position|frame\n1|6699|0|2\n1|8192|0|4\n", "")
+    s.expect("both snapshots have the same groups, in every table",
+             ["sql", "native.db", "SELECT (SELECT group_concat(snapshot || ':' || traceback || ':'"
+              " || size, ' ') FROM groups) AS g, (SELECT group_concat(snapshot || ':' || traceback"
+              " || ':' || size, ' ') FROM peak_groups) AS p, (SELECT group_concat(snapshot || ':'"
+              " || traceback || ':' || temporaries, ' ') FROM alloc_groups) AS a,"
+              " (SELECT count(*) FROM timeline) AS samples"], 0,
+             "g|p|a|samples\n1:1:500 1:2:64 2:1:500 2:2:64|1:1:900 1:2:64 1:3:36 2:1:900 2:2:64"
+             " 2:3:36|1:1:4 1:2:0 1:3:5 2:1:4 2:2:0 2:3:5|8\n", "")
+    s.expect("the snapshots have their start and peak",
+             ["sql", "native.db", "SELECT start_ns, peak_time_ns, peak_size FROM snapshots"], 0,
+             "start_ns|peak_time_ns|peak_size\n1764100000000000000|20000000|1000\n"
+             "1764100000000000000|20000000|1000\n", "")
+
+
+def downgrade_to_version_1(db_path):
+    """Turns a database of this tool into what schema version 1 was (its tables and columns,
+    user_version 1), as an older tracemalloc left it."""
+    with sqlite3.connect(db_path) as c:
+        for table in ["modules", "symbols", "timeline", "peak_groups", "alloc_groups"]:
+            c.execute("DROP TABLE %s" % table)
+        for column in ["start_ns", "peak_time_ns", "peak_size"]:
+            c.execute("ALTER TABLE snapshots DROP COLUMN %s" % column)
+        c.execute("PRAGMA user_version = 1")
+
+
+def test_schema_versions(s):
+    s.run(["load", "v1.db", "small.tmd", "later.tmd"])
+    downgrade_to_version_1(s.path("v1.db"))
+    before = content(s.path("v1.db"))
+    want = s.run(["stats", "later.tmd", "--by", "traceback"])[1]
+    s.expect("a version-1 database reads as before", ["stats", "v1.db", "--by", "traceback"], 0,
+             want, "")
+    s.expect("a version-1 database shows version 2's columns as NULL and tables as empty",
+             ["sql", "v1.db", "SELECT count(start_ns), (SELECT count(*) FROM peak_groups),"
+              " (SELECT count(*) FROM symbols) FROM snapshots"], 0,
+             "count(start_ns)|(SELECT count(*) FROM peak_groups)|(SELECT count(*) FROM symbols)\n"
+             "0|0|0\n", "")
+    s.check("reading a version-1 database leaves it as it was", content(s.path("v1.db")) == before)
+    s.expect("a failed load leaves a version-1 database as it was",
+             ["load", "v1.db", "peak_duplicate.tmd"], 1, "",
+             "tracemalloc: peak_duplicate.tmd: PEAK: entry 2: domain 0 and traceback 1 appear twice\n")
+    s.check("... exactly", content(s.path("v1.db")) == before)
+    s.expect("load upgrades a version-1 database", ["load", "v1.db", "native.tmd"], 0, "3\n", "")
+    s.expect("the upgraded database has version 2 and every snapshot",
+             ["sql", "v1.db", "SELECT (SELECT user_version FROM pragma_user_version) AS v,"
+              " group_concat(id || ':' || coalesce(peak_size, '-'), ' ') AS snapshots FROM snapshots"],
+             0, "v|snapshots\n2|1:- 2:- 3:1000\n", "")
+    s.expect("the upgraded database reads as before", ["stats", "v1.db", "--snapshot", "2",
+                                                       "--by", "traceback"], 0, want, "")
+    s.run(["load", "v3.db", "small.tmd"])
+    with sqlite3.connect(s.path("v3.db")) as c:
+        c.execute("PRAGMA user_version = 3")
+    before = content(s.path("v3.db"))
+    message = "tracemalloc: v3.db: database schema version 3, this tool knows 1 and 2\n"
+    s.expect("a newer database is refused for reading", ["stats", "v3.db"], 1, "", message)
+    s.expect("a newer database is refused for loading", ["load", "v3.db", "small.tmd"], 1, "",
+             message)
+    s.check("a refused newer database is left as it was", content(s.path("v3.db")) == before)
+
+
 def test_schema_examples(s):
     """Every query in docs/SCHEMA.md runs, and prints what the page shows under it."""
     with open(os.path.join(ROOT, "docs", "SCHEMA.md")) as f:
         doc = f.read()
-    s.run(["load", "schema.db", "small.tmd", "later.tmd"])
+    s.run(["load", "schema.db", "small.tmd", "later.tmd", "native.tmd"])
     examples = [split_example(block) for block in re.findall(r"```sh\n(\$ .*?)```", doc, re.S)]
     s.check("docs/SCHEMA.md has examples", len(examples) >= 5, str(len(examples)))
     for args, output in examples:
@@ -293,7 +399,8 @@ def main(argv):
     s = Suite(analyzer, work)
     for test in [test_bad_dumps, test_load_is_all_or_nothing, test_load_rolls_back,
                  test_not_our_database, test_sql_is_read_only, test_usage_errors, test_gates,
-                 test_info_and_snapshots, test_optional_section, test_schema_examples]:
+                 test_info_and_snapshots, test_optional_section, test_native_dump,
+                 test_schema_versions, test_schema_examples]:
         test(s)
     print("%d passed, %d failed" % (s.passed, s.failed))
     return 1 if s.failed else 0

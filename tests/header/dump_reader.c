@@ -111,6 +111,41 @@ static int read_meta(cursor c, dump *d, char *err, size_t len)
     return 0;
 }
 
+static int read_mods(cursor c, dump *d, char *err, size_t len)
+{
+    uint32_t i, j, n = 0;
+    /* the smallest module: path, build_id_length 0, bias, nrange 1 and one range */
+    if (take32(&c, &n) != 0 || n > c.left / (4 + 4 + 8 + 4 + 24))
+        return fail(err, len, "MODS: count %u exceeds the payload", n);
+    d->modules = calloc(n ? n : 1, sizeof *d->modules);
+    for (i = 0; i < n; i++) {
+        dump_module *m = &d->modules[i];
+        if (take32(&c, &m->path) != 0 || take32(&c, &m->build_id_length) != 0)
+            return fail(err, len, "MODS: module %u overruns the section", i);
+        d->nmodules = i + 1;
+        if (!string_id_ok(d, m->path, 0))
+            return fail(err, len, "MODS: module %u: path id %u is no string", i, m->path);
+        if (m->build_id_length > TM_DUMP_MAX_BUILD_ID || m->build_id_length > c.left)
+            return fail(err, len, "MODS: module %u: build_id_length %u", i, m->build_id_length);
+        memcpy(m->build_id, c.p, m->build_id_length);
+        c.p += m->build_id_length, c.left -= m->build_id_length;
+        if (take64(&c, &m->bias) != 0 || take32(&c, &m->nrange) != 0)
+            return fail(err, len, "MODS: module %u overruns the section", i);
+        if (m->nrange < 1 || m->nrange > TM_DUMP_MAX_RANGES || m->nrange > c.left / 24)
+            return fail(err, len, "MODS: module %u: nrange %u not in 1..64 or past the end", i, m->nrange);
+        m->ranges = calloc(m->nrange, sizeof *m->ranges);
+        for (j = 0; j < m->nrange; j++) {
+            dump_range *r = &m->ranges[j];
+            take64(&c, &r->start), take64(&c, &r->end), take64(&c, &r->file_offset);
+            if (r->start >= r->end)
+                return fail(err, len, "MODS: module %u: range %u is empty or reversed", i, j);
+        }
+    }
+    if (c.left != 0)
+        return fail(err, len, "MODS: %zu bytes after the last module", c.left);
+    return 0;
+}
+
 static int read_frms(cursor c, dump *d, char *err, size_t len)
 {
     uint32_t i, n = 0;
@@ -120,8 +155,16 @@ static int read_frms(cursor c, dump *d, char *err, size_t len)
     d->nframes = n;
     for (i = 0; i < n; i++) {
         dump_frame *f = &d->frames[i];
-        take32(&c, &f->kind), take32(&c, &f->filename), take32(&c, &f->lineno);
-        take32(&c, &f->function);
+        take32(&c, &f->kind);
+        if (f->kind == TM_DUMP_FRAME_NATIVE && d->version >= 2) {
+            f->filename = f->function = TM_DUMP_NONE;
+            take32(&c, &f->module), take64(&c, &f->offset);
+            if (f->module != TM_DUMP_NONE && f->module >= d->nmodules)
+                return fail(err, len, "FRMS: frame %u: module id %u", i, f->module);
+            continue;
+        }
+        take32(&c, &f->filename), take32(&c, &f->lineno), take32(&c, &f->function);
+        f->module = TM_DUMP_NONE;
         if (f->kind != TM_DUMP_FRAME_SOURCE)
             return fail(err, len, "FRMS: frame %u has kind %u", i, f->kind);
         if (!string_id_ok(d, f->filename, 0))
@@ -189,15 +232,26 @@ static int read_trcs(cursor c, dump *d, char *err, size_t len)
     return 0;
 }
 
-/* The five required sections, in the order the format fixes. */
-static const uint32_t required_tags[5] = {TM_DUMP_TAG_STRS, TM_DUMP_TAG_META, TM_DUMP_TAG_FRMS,
-                                          TM_DUMP_TAG_TBKS, TM_DUMP_TAG_TRCS};
+/* Every section this reader knows, in the order the format fixes; the required ones first.
+   Version 1 has no MODS; TIME, PEAK and ALOC are optional and skipped here (their flags clear). */
+#define NKNOWN 9
+static const uint32_t known_tags[NKNOWN] = {TM_DUMP_TAG_STRS, TM_DUMP_TAG_META, TM_DUMP_TAG_MODS,
+                                            TM_DUMP_TAG_FRMS, TM_DUMP_TAG_TBKS, TM_DUMP_TAG_TRCS,
+                                            TM_DUMP_TAG_TIME, TM_DUMP_TAG_PEAK, TM_DUMP_TAG_ALOC};
+#define NREQUIRED 6
 typedef int (*section_reader)(cursor, dump *, char *, size_t);
-static const section_reader readers[5] = {read_strs, read_meta, read_frms, read_tbks, read_trcs};
+static const section_reader readers[NREQUIRED] = {read_strs, read_meta, read_mods,
+                                                  read_frms, read_tbks, read_trcs};
+
+/* Whether a known section belongs to this version, and whether it must be present. */
+static int in_version(const dump *d, int k)
+{
+    return d->version >= 2 || (k != 2 && k < NREQUIRED);
+}
 
 static int read_sections(cursor c, dump *d, char *err, size_t len)
 {
-    int next = 0; /* index in required_tags of the next required section */
+    int next = 0; /* index in known_tags of the next section the order allows */
     while (c.left > 0) {
         uint32_t tag, flags;
         uint64_t length;
@@ -208,13 +262,15 @@ static int read_sections(cursor c, dump *d, char *err, size_t len)
         if (d->nsections == DUMP_MAX_SECTIONS)
             return fail(err, len, "more than %d sections", DUMP_MAX_SECTIONS);
         d->tags[d->nsections] = tag, d->section_flags[d->nsections++] = flags;
-        for (k = 0; k < 5 && required_tags[k] != tag; k++)
+        for (k = 0; k < NKNOWN && (known_tags[k] != tag || !in_version(d, k)); k++)
             ;
-        if (k == 5) {
+        if (k == NKNOWN) {
             if (flags & TM_DUMP_REQUIRED)
                 return fail(err, len, "unknown required section %#x", tag);
-        } else {
+        } else if (k < NREQUIRED) {
             cursor payload = {c.p, (size_t)length};
+            while (next < NREQUIRED && !in_version(d, next))
+                next++;
             if (k != next)
                 return fail(err, len, "section %.4s out of order", (const char *)c.p - 16);
             if (flags != TM_DUMP_REQUIRED)
@@ -222,11 +278,21 @@ static int read_sections(cursor c, dump *d, char *err, size_t len)
             if (readers[k](payload, d, err, len) != 0)
                 return -1;
             next++;
+        } else {
+            if (k < next || next < NREQUIRED)
+                return fail(err, len, "section %.4s out of order", (const char *)c.p - 16);
+            if (flags != 0)
+                return fail(err, len, "section %.4s: flags %#x, not 0", (const char *)c.p - 16, flags);
+            if (dump_read_history(tag, c.p, (size_t)length, d, err, len) != 0)
+                return -1;
+            next = k + 1;
         }
         c.p += length, c.left -= (size_t)length;
     }
-    if (next != 5)
-        return fail(err, len, "section %.4s missing", (const char *)&required_tags[next]);
+    while (next < NREQUIRED && !in_version(d, next))
+        next++;
+    if (next < NREQUIRED)
+        return fail(err, len, "section %.4s missing", (const char *)&known_tags[next]);
     return 0;
 }
 
@@ -239,8 +305,8 @@ static int parse(const unsigned char *buf, size_t size, dump *d, char *err, size
     if (memcmp(buf, TM_DUMP_MAGIC, TM_DUMP_MAGIC_SIZE) != 0)
         return fail(err, len, "bad magic");
     d->version = le32(buf + 8);
-    if (d->version != TM_DUMP_VERSION)
-        return fail(err, len, "format version %u, this reader knows %u", d->version, TM_DUMP_VERSION);
+    if (d->version != 1 && d->version != 2)
+        return fail(err, len, "format version %u, this reader knows 1 and 2", d->version);
     if (le32(buf + 12) != 0)
         return fail(err, len, "header flags %#x, not 0", le32(buf + 12));
     end = buf + size - TM_DUMP_END_SIZE;
@@ -289,8 +355,17 @@ void dump_free(dump *d)
         free(d->strings[i]);
     for (i = 0; i < d->ntracebacks; i++)
         free(d->tracebacks[i].frame_ids);
+    for (i = 0; i < d->nmodules; i++)
+        free(d->modules[i].ranges);
+    free(d->modules);
+    dump_free_history(d);
     free(d->strings), free(d->frames), free(d->tracebacks), free(d->traces);
     memset(d, 0, sizeof *d);
+}
+
+uint64_t dump_frame_address(const dump *d, const dump_frame *f)
+{
+    return f->module == TM_DUMP_NONE ? f->offset : d->modules[f->module].bias + f->offset;
 }
 
 const char *dump_string(const dump *d, uint32_t id)
@@ -333,8 +408,14 @@ const char *dump_diff_snapshot(const dump *d, const tm_snapshot *snapshot, char 
         for (j = 0; j < t->traceback->nframe; j++) {
             const dump_frame *f = &d->frames[tb->frame_ids[j]];
             const tm_frame *g = &t->traceback->frames[j];
-            if (!same_string(dump_string(d, f->filename), g->filename) || f->lineno != g->lineno ||
-                !same_string(dump_string(d, f->function), g->function))
+            if (g->address != 0) { /* native: the dump must give back the same address */
+                if (f->kind != TM_DUMP_FRAME_NATIVE || dump_frame_address(d, f) != (uint64_t)g->address)
+                    return fail(buf, len, "trace %#lx: frame %d: native %#lx in the snapshot",
+                                (unsigned long)t->address, j, (unsigned long)g->address), buf;
+                continue;
+            }
+            if (f->kind != TM_DUMP_FRAME_SOURCE || !same_string(dump_string(d, f->filename), g->filename) ||
+                f->lineno != g->lineno || !same_string(dump_string(d, f->function), g->function))
                 return fail(buf, len, "trace %#lx: frame %d differs (%s:%u in the snapshot)",
                             (unsigned long)t->address, j, g->filename, g->lineno), buf;
         }

@@ -243,15 +243,26 @@ static void object_traceback_is_null_when_not_tracing(void **state)
     free(p);
 }
 
-/* Call-site mode knows one frame: the limit caps a traceback, it does not pad it. */
-static void call_site_mode_records_one_frame_whatever_the_limit(void **state)
+/* Above one frame, the call site stays frames[0] and the native callers follow (test_native.c
+   checks them); the limit caps a traceback, it does not pad it. */
+static void limit_above_one_keeps_the_site_then_native_callers(void **state)
 {
     char *p;
     unsigned line;
+    const tm_traceback *tb;
+    int i;
     (void)state;
     tm_start(25);
     p = malloc(5); line = __LINE__;
-    assert_traced_at(p, __FILE__, line, __func__);
+    tb = tm_get_object_traceback(p);
+    assert_non_null(tb);
+    assert_frame(&tb->frames[0], __FILE__, line, __func__);
+    assert_int_equal(tb->frames[0].address, 0);
+    assert_true(tb->nframe >= 2 && tb->nframe <= 25 && tb->nframe <= tb->total_nframe);
+    for (i = 1; i < tb->nframe; i++) {
+        assert_null(tb->frames[i].filename);
+        assert_true(tb->frames[i].address != 0);
+    }
     free(p);
 }
 
@@ -339,7 +350,7 @@ int main(void)
         TEST(object_traceback_is_the_call_site),
         TEST(object_traceback_is_null_for_untraced_pointers),
         TEST(object_traceback_is_null_when_not_tracing),
-        TEST(call_site_mode_records_one_frame_whatever_the_limit),
+        TEST(limit_above_one_keeps_the_site_then_native_callers),
         TEST(sites_seen_before_a_restart_or_clear_are_attributed_afresh),
         TEST(tracemalloc_memory_grows_while_tracing_and_drops_after_stop),
         TEST(nothing_is_untraced_when_memory_is_plentiful),

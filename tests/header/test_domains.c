@@ -168,7 +168,7 @@ static void huge_block_keeps_its_exact_size(void **state)
 
 static void track_frames_records_frames_most_recent_first(void **state)
 {
-    const tm_frame frames[3] = {{"vm.c", 30, "op_alloc"}, {"eval.c", 20, "eval"}, {"main.c", 10, "main"}};
+    const tm_frame frames[3] = {{"vm.c", 30, "op_alloc", 0}, {"eval.c", 20, "eval", 0}, {"main.c", 10, "main", 0}};
     tm_snapshot *snapshot;
     const tm_trace *trace;
     int i;
@@ -190,7 +190,8 @@ static void track_frames_records_frames_most_recent_first(void **state)
 /* As Python: the limit keeps the most recent frames and total_nframe keeps the full depth. */
 static void track_frames_beyond_the_limit_drops_the_oldest(void **state)
 {
-    const tm_frame frames[5] = {{"e.c", 5, "e"}, {"d.c", 4, "d"}, {"c.c", 3, "c"}, {"b.c", 2, "b"}, {"a.c", 1, "a"}};
+    const tm_frame frames[5] = {{"e.c", 5, "e", 0}, {"d.c", 4, "d", 0}, {"c.c", 3, "c", 0}, {"b.c", 2, "b", 0},
+                                {"a.c", 1, "a", 0}};
     tm_snapshot *snapshot;
     const tm_trace *trace;
     int i;
@@ -237,7 +238,7 @@ static void track_frames_keeps_a_deep_stack_whole(void **state)
 
 static void track_frames_function_may_be_null(void **state)
 {
-    const tm_frame frame = {"script.lua", 12, NULL};
+    const tm_frame frame = {"script.lua", 12, NULL, 0};
     tm_snapshot *snapshot;
     (void)state;
     tm_start(1);

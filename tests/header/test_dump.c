@@ -87,8 +87,8 @@ static char *blocks[3];
 static char pool[256];
 static void make_varied_traces(void)
 {
-    const tm_frame frames[5] = {{"vm.c", 5, "op"}, {"eval.c", 4, NULL}, {"c.c", 3, "c"},
-                                {"b.c", 2, "b"}, {"a.c", 1, "a"}};
+    const tm_frame frames[5] = {{"vm.c", 5, "op", 0}, {"eval.c", 4, NULL, 0}, {"c.c", 3, "c", 0},
+                                {"b.c", 2, "b", 0}, {"a.c", 1, "a", 0}};
     tm_start(3);
     blocks[0] = malloc(100);
     blocks[1] = malloc(200);
@@ -119,10 +119,12 @@ static void dump_holds_exactly_the_snapshot_traces(void **state)
     free_varied_traces();
 }
 
-static void dump_sections_are_the_five_required_in_order_then_end(void **state)
+/* Version 2: the six required sections in order (MODS even with no native frame), optional
+   ones (TIME, PEAK, ALOC: flags clear) after them, then END. */
+static void dump_sections_are_the_six_required_in_order_then_end(void **state)
 {
-    const uint32_t expected[6] = {TM_DUMP_TAG_STRS, TM_DUMP_TAG_META, TM_DUMP_TAG_FRMS,
-                                  TM_DUMP_TAG_TBKS, TM_DUMP_TAG_TRCS, TM_DUMP_TAG_END};
+    const uint32_t expected[6] = {TM_DUMP_TAG_STRS, TM_DUMP_TAG_META, TM_DUMP_TAG_MODS,
+                                  TM_DUMP_TAG_FRMS, TM_DUMP_TAG_TBKS, TM_DUMP_TAG_TRCS};
     tm_snapshot *snapshot;
     dump d;
     int i;
@@ -132,9 +134,12 @@ static void dump_sections_are_the_five_required_in_order_then_end(void **state)
     assert_int_equal(tm_snapshot_dump(snapshot, in_dir("run.tmd")), 0);
     assert_dump_reads(path, &d); /* magic, version, flags, bounds, ids and CRC-32 checked there */
     assert_int_equal(d.version, TM_DUMP_VERSION);
-    assert_int_equal(d.nsections, 6);
+    assert_true(d.nsections >= 7);
     for (i = 0; i < 6; i++)
         assert_int_equal(d.tags[i], expected[i]);
+    for (; i < d.nsections - 1; i++)
+        assert_int_equal(d.section_flags[i] & TM_DUMP_REQUIRED, 0);
+    assert_int_equal(d.tags[d.nsections - 1], TM_DUMP_TAG_END);
     dump_free(&d);
     tm_snapshot_free(snapshot);
     free_varied_traces();
@@ -388,7 +393,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         DUMP_TEST(dump_holds_exactly_the_snapshot_traces),
-        DUMP_TEST(dump_sections_are_the_five_required_in_order_then_end),
+        DUMP_TEST(dump_sections_are_the_six_required_in_order_then_end),
         DUMP_TEST(dump_metadata_describes_the_snapshot),
         DUMP_TEST(dump_label_is_in_the_string_table),
         DUMP_TEST(dump_of_an_empty_snapshot_is_valid),

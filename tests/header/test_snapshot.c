@@ -97,7 +97,7 @@ static void snapshot_traceback_equals_object_traceback(void **state)
    and reuse its tables) must not change what the snapshot reads. ASan catches a dangling one. */
 static void snapshot_stays_valid_after_stop_and_restart(void **state)
 {
-    const tm_frame frames[2] = {{"lua/vm.c", 7, "luaV_execute"}, {"lua/main.c", 3, "main"}};
+    const tm_frame frames[2] = {{"lua/vm.c", 7, "luaV_execute", 0}, {"lua/main.c", 3, "main", 0}};
     static char pool[64];
     char *p;
     unsigned line;

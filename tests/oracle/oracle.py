@@ -6,6 +6,8 @@
     oracle.py compare OLD NEW [same options] [--fail-over BYTES]
     oracle.py leaks SRC [same options] [--fail-over BYTES]      (--by traceback by default)
     oracle.py top SRC [N]
+    stats and top also take --at-peak (the dump's PEAK entries as the traces) or --allocated
+    (its ALOC entries, each statistic followed by its temporaries)
     FILTERS: --include P[:L]... --exclude P[:L]... --all-frames --domain N --exclude-domain N
 
 SRC is a dump file (docs/FORMAT.md), read with tmdump.py. Every decision - grouping, cumulative
@@ -51,6 +53,7 @@ class Options:
         self.domain_filters = []     # (inclusive, domain)
         self.format = "text"
         self.fail_over = None
+        self.source = None           # None (the live traces), "--at-peak" or "--allocated"
 
 
 def _int(text, what, minimum=0):
@@ -110,6 +113,10 @@ def parse_args(argv):
             opts.format = value
         elif name == "--fail-over":
             opts.fail_over = _int(value, "--fail-over")
+        elif name in ("--at-peak", "--allocated") and opts.command in ("stats", "top"):
+            if opts.source not in (None, name):
+                raise UsageError("--at-peak and --allocated cannot be used together")
+            opts.source = name
         else:
             raise UsageError("unknown option %s" % name)
     wanted = {"compare": 2, "top": (1, 2)}.get(opts.command, 1)
@@ -134,8 +141,33 @@ def build_filters(opts):
     return filters
 
 
-def load_snapshot(dump):
+def load_snapshot(dump, source=None):
+    """The live traces, or with source the PEAK or ALOC entries as raw traces (tmdump splits
+    each entry's count and size so that CPython's sums are the entry's)."""
+    if source == "--at-peak":
+        if dump.peak is None:
+            raise tmdump.DumpError("--at-peak: the dump has no PEAK section")
+        return tracemalloc.Snapshot(dump.peak_raw_traces(), dump.meta.traceback_limit)
+    if source == "--allocated":
+        if dump.allocated is None:
+            raise tmdump.DumpError("--allocated: the dump has no ALOC section")
+        return tracemalloc.Snapshot(dump.allocated_raw_traces(), dump.meta.traceback_limit)
     return tracemalloc.Snapshot(dump.raw_traces(), dump.meta.traceback_limit)
+
+
+def temporaries(dump, opts):
+    """{Traceback: temporaries} per statistic of --allocated, grouped by CPython too: a snapshot
+    with one trace per ALOC entry whose size is the entry's temporaries, under the same filters,
+    key and cumulative rule, gives each statistic's sum as its size."""
+    traces = []
+    for domain, tb, _, _, temporary in dump.allocated:
+        total, ids = dump.tracebacks[tb]
+        frames = [f for i in ids for f in dump.symbolic_frames(i)]
+        traces.append((domain, temporary, tuple((f[0], f[1]) for f in frames),
+                       total + len(frames) - len(ids)))
+    snapshot = tracemalloc.Snapshot(traces, dump.meta.traceback_limit)
+    stats = snapshot.filter_traces(build_filters(opts)).statistics(opts.key_type, opts.cumulative)
+    return {stat.traceback: stat.size for stat in stats}
 
 
 def function_names(dumps):
@@ -176,11 +208,12 @@ def sources_relative_to_cwd():
         sys.path = saved
 
 
-def render_text(stats, key_type):
+def render_text(stats, key_type, temps=None):
     lines = []
     with sources_relative_to_cwd():
         for stat in stats:
-            lines.append(str(stat))
+            lines.append(str(stat) + ("" if temps is None
+                                      else ", temporaries=%d" % temps[stat.traceback]))
             if key_type == "traceback":
                 lines.extend(stat.traceback.format())
     return "".join(line + "\n" for line in lines)
@@ -193,12 +226,14 @@ def csv_field(value):
     return text
 
 
-def render_csv(stats, is_diff):
+def render_csv(stats, is_diff, temps=None):
     columns = (["size", "size_diff", "count", "count_diff"] if is_diff else ["size", "count"])
-    lines = [",".join(columns + ["filename", "lineno", "traceback"])]
+    extra = [] if temps is None else ["temporaries"]
+    lines = [",".join(columns + extra + ["filename", "lineno", "traceback"])]
     for stat in stats:
         most_recent = stat.traceback[-1]
         row = [getattr(stat, column) for column in columns]
+        row += [] if temps is None else [temps[stat.traceback]]
         row += [most_recent.filename, most_recent.lineno,
                 ";".join(str(frame) for frame in stat.traceback)]
         lines.append(",".join(csv_field(v) for v in row))
@@ -222,11 +257,13 @@ def json_string(text):
     return "".join(out)
 
 
-def render_json(stats, is_diff, functions):
+def render_json(stats, is_diff, functions, temps=None):
     columns = (["size", "size_diff", "count", "count_diff"] if is_diff else ["size", "count"])
     objects = []
     for stat in stats:
         fields = ['"%s":%d' % (column, getattr(stat, column)) for column in columns]
+        if temps is not None:
+            fields.append('"temporaries":%d' % temps[stat.traceback])
         frames = []
         for frame in stat.traceback:
             function = functions.get((frame.filename, frame.lineno))
@@ -238,14 +275,14 @@ def render_json(stats, is_diff, functions):
     return "[%s]\n" % ",".join(objects)
 
 
-def render(stats, opts, dumps, is_diff):
+def render(stats, opts, dumps, is_diff, temps=None):
     if opts.top is not None:
         stats = stats[:opts.top]
     if opts.format == "csv":
-        return render_csv(stats, is_diff)
+        return render_csv(stats, is_diff, temps)
     if opts.format == "json":
-        return render_json(stats, is_diff, function_names(dumps))
-    return render_text(stats, opts.key_type)
+        return render_json(stats, is_diff, function_names(dumps), temps)
+    return render_text(stats, opts.key_type, temps)
 
 
 def render_top(snapshot, limit):
@@ -285,7 +322,8 @@ def read_dump(path):
 def run(opts):
     """Returns (output text, exit status)."""
     dumps = [read_dump(path) for path in opts.sources]
-    snapshots = [load_snapshot(dump).filter_traces(build_filters(opts)) for dump in dumps]
+    snapshots = [load_snapshot(dump, opts.source).filter_traces(build_filters(opts))
+                 for dump in dumps]
     if opts.command == "top":
         return render_top(snapshots[0], opts.top), EXIT_OK
     if opts.command == "compare":
@@ -297,7 +335,8 @@ def run(opts):
     stats = snapshots[0].statistics(opts.key_type, opts.cumulative)
     gate = (opts.command == "leaks" and opts.fail_over is not None
             and total_size(snapshots[0]) > opts.fail_over)
-    return render(stats, opts, dumps, False), EXIT_GATE if gate else EXIT_OK
+    temps = temporaries(dumps[0], opts) if opts.source == "--allocated" else None
+    return render(stats, opts, dumps, False, temps), EXIT_GATE if gate else EXIT_OK
 
 
 def main(argv, stdout=None, stderr=None):

@@ -79,8 +79,8 @@ def check_changed_byte_fails_the_checksum():
 
 def check_unknown_version_names_the_known_one():
     data = bytearray(sample())
-    data[8] = 2
-    return refused(bytes(data), "format version 2, this reader knows 1")
+    data[8] = 3
+    return refused(bytes(data), "format version 3, this reader knows 1 and 2")
 
 
 def check_bad_magic_is_refused():
@@ -125,6 +125,101 @@ def check_nframe_above_the_limit_is_refused():
     meta_at = data.index(struct.pack("<I", tmdump.TAG_META)) + 16
     struct.pack_into("<I", body, meta_at + 56, 2)    # limit 2 < nframe 3
     return refused(reseal(bytes(body)), "limit")
+
+
+LIBC = tmdump.Module("/lib/libc.so.6", bytes.fromhex("00ff12"), 0x7f0000000000,
+                     ((0x7f0000000000, 0x7f0000200000, 0), (0x7f0000300000, 0x7f0000301000, 0x300000)))
+NATIVE = (tmdump.Native(LIBC, 0x1234), tmdump.Native(None, 0xdeadbeef), ("a.c", 3, "main"))
+V2_META = tmdump.Meta(traceback_limit=3, traced_peak=300, label="v2")
+
+
+def v2_sample(**changes):
+    args = dict(modules=[tmdump.Module("/unused.so")],
+                timeline=tmdump.Timeline(1000, [(0, 0, 4096), (5, 64, 8192), (5, 10, 8192)]),
+                peak=tmdump.Peak(3, [tmdump.Group(0, NATIVE, 2, 200),
+                                     tmdump.Group(7, NATIVE, 1, 100)]),
+                allocated=[tmdump.Group(0, NATIVE, 10, 640, 3),
+                           tmdump.Group(0, FRAMES[:1], 1, 5, 0, total_nframe=9)])
+    args.update(changes)
+    return tmdump.encode_dump(V2_META, [tmdump.Trace(0, 64, NATIVE, 4, 0x10)], **args)
+
+
+def check_version_2_round_trip_keeps_every_section():
+    dump = tmdump.parse_dump(v2_sample())
+    if dump.version != 2 or dump.modules != [tmdump.Module("/unused.so"), LIBC]:
+        return "version %r, modules %r" % (dump.version, dump.modules)
+    if dump.frames[:2] != list(NATIVE[:2]):
+        return "frames %r" % dump.frames
+    if dump.timeline != tmdump.Timeline(1000, [(0, 0, 4096), (5, 64, 8192), (5, 10, 8192)]):
+        return "timeline %r" % dump.timeline
+    if dump.peak != tmdump.PeakRecord(3, 300, [(0, 1, 2, 200), (7, 1, 1, 100)]):
+        return "peak %r" % dump.peak
+    if dump.allocated != [(0, 1, 10, 640, 3), (0, 2, 1, 5, 0)]:
+        return "allocated %r" % dump.allocated
+    return None
+
+
+def check_native_frames_read_as_the_analyzer_names_them_without_debug_info():
+    dump = tmdump.parse_dump(v2_sample())
+    want = [(0, 64, (("libc.so.6+0x1234", 0), ("0xdeadbeef", 0), ("a.c", 3)), 4)]
+    return None if dump.raw_traces() == want else "raw traces %r" % dump.raw_traces()
+
+
+def check_inlined_frames_expand_a_traceback():
+    dump = tmdump.parse_dump(v2_sample())
+
+    def symbolize(module, offset):
+        return [("in.h", 1, "inner"), ("x.c", 2, "outer")] if module else [("?", 0, None)]
+    want = [(0, 64, (("in.h", 1), ("x.c", 2), ("?", 0), ("a.c", 3)), 5)]
+    return None if dump.raw_traces(symbolize) == want else "%r" % dump.raw_traces(symbolize)
+
+
+def check_peak_and_allocated_read_as_raw_traces_with_their_sums():
+    dump = tmdump.parse_dump(v2_sample())
+    peak, allocated = dump.peak_raw_traces(), dump.allocated_raw_traces()
+    got = (len(peak), sum(t[1] for t in peak), len(allocated), sum(t[1] for t in allocated))
+    return None if got == (3, 300, 11, 645) else "counts and sizes %r" % (got,)
+
+
+def check_version_1_is_still_written_and_read():
+    dump = tmdump.parse_dump(tmdump.encode_dump(META, TRACES, version=1))
+    return None if dump.version == 1 and not dump.modules else "version %r" % dump.version
+
+
+def resealed(data, tag_name, edit):
+    """data with the payload of section tag_name replaced by edit(payload), CRC made valid."""
+    at = data.index(tag_name.encode()) if isinstance(tag_name, str) else tag_name
+    length = struct.unpack_from("<Q", data, at + 8)[0]
+    payload = edit(bytearray(data[at + 16:at + 16 + length]))
+    body = data[:at + 8] + struct.pack("<Q", len(payload)) + bytes(payload) \
+        + data[at + 16 + length:-tmdump.END_SIZE]
+    return reseal(body)
+
+
+def check_version_2_corruptions_are_refused():
+    def put(offset, fmt, value):
+        def edit(p):
+            struct.pack_into(fmt, p, offset, value)
+            return p
+        return edit
+    cases = [("MODS", put(8, "<I", 65), "build-id"),                    # first module's length
+             ("MODS", put(4, "<I", 99), "path"),
+             ("FRMS", put(4 + 4, "<I", 7), "module id"),                # frame 0's module
+             ("TIME", put(16 + 24, "<Q", 9), "earlier"),                # sample 1 before 0
+             ("PEAK", put(24 + 24 + 4, "<I", 3), "traceback id"),       # entry 1's traceback
+             ("PEAK", put(24 + 24, "<I", 0), "twice"),                  # entry 1's domain = 0
+             ("PEAK", put(8, "<Q", 299), "sum"),
+             ("ALOC", put(8 + 4, "<I", 5), "traceback id"),
+             ("ALOC", put(8 + 24, "<Q", 11), "temporaries")]
+    data = v2_sample()
+    for name, edit, part in cases:
+        failure = refused(resealed(data, name, edit), part)
+        if failure:
+            return "%s: %s" % (name, failure)
+    v1 = bytearray(data)
+    v1[8] = 1
+    failure = refused(reseal(bytes(v1[:-tmdump.END_SIZE])), "version 1")
+    return "MODS in version 1: %s" % failure if failure else None
 
 
 def check_readable(path):

@@ -30,27 +30,27 @@ static char gpu[1 << 16];
 
 /* An interpreter's call stack, most recent frame first, as a VM would report it. */
 static const tm_frame vm_deep[] = {
-    {"vm/interp loop.c", 120, "op_alloc"},
-    {"script/app.lua", 7, "make_row"},
-    {"script/app.lua", 21, "make_table"},
-    {"script/app.lua", 21, "make_table"}, /* recursion: cumulative counts it twice */
-    {"script/app.lua", 30, "main"},
-    {"vm/interp loop.c", 40, "run"},
-    {"vm/main,entry.c", 9, "main"},
-    {"vm/main,entry.c", 3, NULL},
-    {"crt0.c", 1, "_start"}, /* 9 frames: the limit keeps the 6 most recent */
+    {"vm/interp loop.c", 120, "op_alloc", 0},
+    {"script/app.lua", 7, "make_row", 0},
+    {"script/app.lua", 21, "make_table", 0},
+    {"script/app.lua", 21, "make_table", 0}, /* recursion: cumulative counts it twice */
+    {"script/app.lua", 30, "main", 0},
+    {"vm/interp loop.c", 40, "run", 0},
+    {"vm/main,entry.c", 9, "main", 0},
+    {"vm/main,entry.c", 3, NULL, 0},
+    {"crt0.c", 1, "_start", 0}, /* 9 frames: the limit keeps the 6 most recent */
 };
 static const tm_frame vm_short[] = {
-    {"vm/interp loop.c", 120, "op_alloc_fast"}, /* same file:line, another name */
-    {"script/app.lua", 30, "main"},
+    {"vm/interp loop.c", 120, "op_alloc_fast", 0}, /* same file:line, another name */
+    {"script/app.lua", 30, "main", 0},
 };
 static const tm_frame vm_unknown[] = {
-    {"script/lib/json.lua", 0, NULL}, /* lineno 0 and no function, as for a native frame */
+    {"script/lib/json.lua", 0, NULL, 0}, /* lineno 0 and no function, as for a native frame */
 };
 static const tm_frame gpu_frames[] = {
-    {"tests/parity/make_dumps.c", __LINE__, "upload_texture"},
-    {"tests/parity/make_dumps.c", __LINE__, "render_frame"},
-    {"tests/parity/make_dumps.c", __LINE__, "main"},
+    {"tests/parity/make_dumps.c", __LINE__, "upload_texture", 0},
+    {"tests/parity/make_dumps.c", __LINE__, "render_frame", 0},
+    {"tests/parity/make_dumps.c", __LINE__, "main", 0},
 };
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))

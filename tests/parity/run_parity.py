@@ -12,6 +12,8 @@ read the header's dumps; then four sources of cases, all checked against the liv
 - generated: for each seed, tests/oracle/gen.py's old/new pair under every grouping x cumulative
   x filter form x format, compare (ties included), leaks with its gate, top, and stats read back
   from a database written by `load`;
+- peak and totals: stats and top --at-peak / --allocated on each seed's version-2 dump
+  (tests/parity/peak_cases.py), from the dump and from a database;
 - source lines: files that test how linecache reads source (encodings, line ends, blanks);
 - header: the 'before'/'after' dumps written by the real tracemalloc.h (build/make_dumps).
 Work files stay in build/parity/ for reproducing a failure. Last line: "N passed, N failed".
@@ -38,6 +40,7 @@ sys.path.insert(0, HERE)
 import cases as case_matrix  # noqa: E402  (tests/parity/cases.py)
 from cases import Case  # noqa: E402
 import golden  # noqa: E402   (tests/parity/golden.py)
+import peak_cases  # noqa: E402   (tests/parity/peak_cases.py: --at-peak, --allocated)
 import source_lines  # noqa: E402
 
 
@@ -128,6 +131,7 @@ def main(argv):
     failures = []
     all_cases = golden.cases(os.path.join(work, "golden"))
     all_cases += prepare_generated(os.path.join(work, "gen"), range(1, args.seeds + 1))
+    all_cases += peak_cases.cases(os.path.join(work, "gen"), range(1, args.seeds + 1))
     all_cases += source_lines.cases(os.path.join(work, "sources"))
     header_cases = case_matrix.header_cases(args.make_dumps, os.path.join(work, "header"), ROOT)
     if header_cases is None:
@@ -138,6 +142,8 @@ def main(argv):
         all_cases += case_matrix.database_cases(analyzer, os.path.join(work, "db"),
                                                 os.path.join(work, "gen"), args.seeds,
                                                 failures)
+        all_cases += peak_cases.database_cases(analyzer, os.path.join(work, "db"),
+                                               os.path.join(work, "gen"), args.seeds, failures)
     if args.only:
         all_cases = [c for c in all_cases if args.only in c.name]
 

@@ -18,7 +18,7 @@
 static int every_declaration_is_usable(void)
 {
     static char pool[16];
-    tm_frame frame = {"vm.c", 1, NULL};
+    tm_frame frame = {"vm.c", 1, NULL, 0};
     const tm_trace *traces = NULL;
     size_t current = 0, peak = 0, count = 0, size = 0;
     tm_snapshot *snapshot;
