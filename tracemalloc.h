@@ -1064,14 +1064,21 @@ static int tm__in_self(void *address)
 
 /* Where the caller's frames start in what an unwinder returned: after the anchor (header mode:
    the wrapper's return address into the function that holds the call site, whose line is
-   frames[0] already), or at the first address outside the tracker's object (anchor 0).
+   frames[0] already), or at the first address outside the tracker's object (anchor 0) past
+   the tracker's own frames (before them: the unwinder's, or a sanitizer's backtrace interceptor).
    -1 when the anchor is missing: the walk did not see the wrapper's frame. */
 static int tm__first_frame(void **raw, int n, uintptr_t anchor)
 {
-    int i;
-    for (i = 0; i < n; i++)
-        if (anchor ? (uintptr_t)raw[i] == anchor : !tm__in_self(raw[i])) return anchor ? i + 1 : i;
-    return anchor ? -1 : n;
+    int i = 0;
+    if (anchor) {
+        for (; i < n; i++)
+            if ((uintptr_t)raw[i] == anchor) return i + 1;
+        return -1;
+    }
+    while (i < n && !tm__in_self(raw[i])) i++;
+    if (i == n) i = 0; /* no frame of the tracker's own: none to skip */
+    while (i < n && tm__in_self(raw[i])) i++;
+    return i;
 }
 
 /* auto: fp is trusted where it gives what dwarf gives, except that it may stop a few frames

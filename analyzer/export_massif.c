@@ -25,20 +25,26 @@ struct node {
     int *children; /* stb_ds array of indexes into the tree */
 };
 
-/* A tree in one array; node 0 is the root. */
+/* A tree in one array; node 0 is the root. index finds a node by "parent:frame" (a string
+   map: stb_ds's other maps need typeof, which strict C11 lacks), so that a root with thousands
+   of allocation sites is not searched child by child. */
 struct tree {
     struct node *nodes; /* stb_ds array */
+    struct { char *key; int value; } *index;
 };
 
 static int child(struct tree *t, int parent, int frame)
 {
-    for (ptrdiff_t i = 0; i < arrlen(t->nodes[parent].children); i++)
-        if (t->nodes[t->nodes[parent].children[i]].frame == frame)
-            return t->nodes[parent].children[i];
+    char key[32];
+    snprintf(key, sizeof key, "%d:%d", parent, frame);
+    ptrdiff_t found = shgeti(t->index, key);
+    if (found >= 0)
+        return t->index[found].value;
     struct node n = {frame, 0, NULL};
     arrput(t->nodes, n);
     int index = (int)arrlen(t->nodes) - 1;
     arrput(t->nodes[parent].children, index);
+    shput(t->index, key, index);
     return index;
 }
 
@@ -48,6 +54,7 @@ static void build_tree(struct tree *t, const struct export_data *data, enum expo
 {
     struct node root = {-1, 0, NULL};
     arrput(t->nodes, root);
+    sh_new_strdup(t->index);
     for (ptrdiff_t i = 0; i < arrlen(data->samples); i++) {
         const struct export_sample *s = &data->samples[i];
         int64_t v = export_sample_value(s, value);
@@ -67,6 +74,7 @@ static void free_tree(struct tree *t)
     for (ptrdiff_t i = 0; i < arrlen(t->nodes); i++)
         arrfree(t->nodes[i].children);
     arrfree(t->nodes);
+    shfree(t->index);
 }
 
 /* Sorting children: the largest first, then by frame text, so the file is deterministic. */
@@ -152,7 +160,7 @@ static void write_header(FILE *out, int64_t number, int64_t t_ns, int64_t bytes,
 static void write_detailed(const struct export_data *data, enum export_value value, FILE *out,
                            int64_t number, int64_t t_ns, const char *kind)
 {
-    struct tree t = {NULL};
+    struct tree t = {NULL, NULL};
     build_tree(&t, data, value);
     write_header(out, number, t_ns, t.nodes[0].size, kind);
     write_node(data, &t, 0, 0, t.nodes[0].size * THRESHOLD_BP / 10000, out);

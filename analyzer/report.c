@@ -4,8 +4,9 @@
    (report.css, report.js) inlined, all three compiled into the binary (mk/report.mk turns them
    into build/report/report_assets.h), plus one JSON document written here from the database by
    SQL: the snapshot's metadata, its groups, peak_groups and alloc_groups, its timeline, the
-   tracebacks and frames those refer to, the top lines as `stats` ranks them (query.c), and with
-   OLD the old snapshot's groups. The script builds the trees and draws them.
+   tracebacks and frames those refer to, the top lines as `stats` ranks them (query.c: now, at
+   the peak, allocated), and with OLD the old snapshot's groups. The script builds the trees
+   and draws them.
 
    The renderer is our own, vanilla JS and SVG, no charting or flame-graph library: the
    analyzer stays one binary that needs no npm (nor anything else fetched) to build, and a
@@ -54,6 +55,8 @@ static struct {
     sqlite3 *db;
 } r = {.top = 20};
 
+/* The command parses its own options (main.c only dispatches to it), so its two exits are
+   its own too, worded as main.c's. */
 static void usage_error(const char *format, ...)
 {
     va_list ap;
@@ -138,6 +141,9 @@ static int64_t load_dump(const char *path)
     int64_t id;
     if (dump_read(&dump, path, error) < 0)
         file_error(path, "%s", error);
+    if (dump.nskipped)
+        fprintf(stderr, "tracemalloc: %s: skipped %u unknown optional section%s (%s)\n", path,
+                dump.nskipped, dump.nskipped > 1 ? "s, the first" : "", dump.skipped_tag);
     if (!r.db && store_open(&r.db, NULL, STORE_MEMORY, error) < 0)
         file_error(path, "%s", error);
     struct store_load load = {.source = path};

@@ -56,7 +56,7 @@ test-header: $(filter $(TH_OUT)/%,$(TEST_DEPS)) $(DEPS_STAMP)
 # pointers, as the LD_PRELOAD library has it; a call chain with frame pointers and one without.
 # test_native's DWARF unwinder is the C library's backtrace, test_native_libunwind's libunwind
 # (TRACEMALLOC_LIBUNWIND). -rdynamic: the test names frames with dladdr.
-TN_OBJS := test_native native_chain native_chain_nofp helpers dump_reader
+TN_OBJS := test_native native_chain native_chain_nofp helpers dump_reader dump_history
 TN_FP := -fno-omit-frame-pointer
 # $(call tn_variant,DIR,SANITIZER FLAGS,EXTRA OBJECTS,PROGRAMS)
 define tn_variant

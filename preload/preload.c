@@ -50,17 +50,12 @@ extern void *__libc_pvalloc(size_t size);
    keeps its own tm_ functions apart from these; only the interposers are exported. */
 #define PRELOAD_API __attribute__((visibility("default")))
 
-#ifdef TM_UNWIND_AUTO
-#define PRELOAD_TRACK(ptr, size) tm_track_native(TM_DOMAIN_MALLOC, (ptr), (size))
-#else /* until the header has native stacks: one frame naming the library */
-#define PRELOAD_TRACK(ptr, size) tm_track_at(TM_DOMAIN_MALLOC, (ptr), (size), "<libtracemalloc>", 0, NULL)
-#endif
-
-/* Every interposer's last step: the block is traced at the caller's native stack. */
+/* Every interposer's last step: the block is traced at the caller's native stack, whose first
+   frame is the first return address outside this library. */
 static inline void *preload_traced(void *ptr, size_t size)
 {
     if (TM__UNLIKELY(preload_signal_child_pending)) preload_signal_child_start();
-    if (ptr) (void)PRELOAD_TRACK(ptr, size);
+    if (ptr) (void)tm_track_native(TM_DOMAIN_MALLOC, ptr, size);
     return ptr;
 }
 

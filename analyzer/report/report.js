@@ -115,7 +115,9 @@
   var frames = new Map();
   data.frames.forEach(function (row) {
     var file = row[1], line = row[2], fn = row[3];
-    var where = file + ':' + line, base = file.slice(file.lastIndexOf('/') + 1) + ':' + line;
+    /* line 0: no debug information, the file is module+0xoffset */
+    var where = line ? file + ':' + line : file;
+    var base = file.slice(file.lastIndexOf('/') + 1) + (line ? ':' + line : '');
     frames.set(row[0], {
       key: file + '\u0000' + line, /* Python's identity of a frame: (filename, lineno) */
       where: where, fn: fn,
@@ -404,13 +406,14 @@
 
   /* ---- the chart ----------------------------------------------------------------------- */
 
-  /* About count round steps from 0 to max: [step, ...ticks]. */
-  function ticks(max, count) {
+  /* About count round values from 0 to max (and one past it when cover is set). */
+  function ticks(max, count, cover) {
     var raw = max / count, power = Math.pow(10, Math.floor(Math.log10(raw)));
     var step = [1, 2, 2.5, 5, 10].map(function (m) { return m * power; })
       .filter(function (s) { return s >= raw; })[0];
     var out = [];
-    for (var v = 0; v <= max * 1.0001; v += step) out.push(v);
+    for (var i = 0; i * step <= max * 1.0001; i++) out.push(i * step);
+    if (cover && out[out.length - 1] < max) out.push(out.length * step);
     return out;
   }
 
@@ -451,7 +454,7 @@
     maxY = Math.max(maxY, peakY, 1);
     var tu = timeUnit(maxT), bu = byteUnit(maxY);
     var xTicks = ticks(maxT / tu.scale, Math.max(2, Math.floor(plotW / 90)));
-    var yTicks = ticks(maxY / bu.scale, 5);
+    var yTicks = ticks(maxY / bu.scale, 5, true);
     var xMax = xTicks[xTicks.length - 1] * tu.scale, yMax = yTicks[yTicks.length - 1] * bu.scale;
     if (xMax < maxT) xMax = maxT;
     if (yMax < maxY) yMax = maxY;
@@ -474,9 +477,15 @@
     svg('line', {x1: m.left, x2: m.left + plotW, y1: m.top + plotH, y2: m.top + plotH}, axis);
     svg('line', {x1: m.left, x2: m.left, y1: m.top, y2: m.top + plotH}, axis);
 
+    /* Steps, not slopes: a sample holds until the next one, since the tracker samples
+       whenever the memory moves by more than 1% of the peak (FORMAT.md, TIME); a slope would
+       draw memory that was never there. */
     function path(column) {
-      return samples.map(function (s, i) {
-        return (i ? 'L' : 'M') + X(s[0]).toFixed(1) + ',' + Y(s[column]).toFixed(1);
+      var known = false; /* RSS 0: it could not be read, a gap in the line */
+      return samples.map(function (s) {
+        var x = X(s[0]).toFixed(1), y = Y(s[column]).toFixed(1), was = known;
+        known = column === 1 || s[column] > 0;
+        return !known ? '' : was ? 'H' + x + 'V' + y : 'M' + x + ',' + y;
       }).join('');
     }
     var line = path(1);
@@ -490,7 +499,8 @@
     svg('line', {x1: m.left, x2: px, y1: py, y2: py}, mark);
     svg('circle', {cx: px, cy: py, r: 5}, mark);
     var peakText = (hasPeak ? 'peak ' : 'highest sample ') + formatSize(peakY, false) + ' at ' + duration(peakT);
-    var label = svg('text', {x: px, y: py - 9, 'text-anchor': px > m.left + plotW * 0.7 ? 'end' : 'middle'}, mark);
+    var right = px > m.left + plotW * 0.7; /* beside the mark, clear of the legend */
+    var label = svg('text', {x: right ? px - 9 : px + 9, y: py + 4, 'text-anchor': right ? 'end' : 'start'}, mark);
     label.textContent = peakText;
 
     var legend = svg('g', {class: 'legend', transform: 'translate(' + (m.left + 8) + ',' + 12 + ')'}, chart);
@@ -505,7 +515,7 @@
     var cursor = svg('g', {class: 'cursor', visibility: 'hidden'}, chart);
     var cursorLine = svg('line', {y1: m.top, y2: m.top + plotH}, cursor);
     var dotTraced = svg('circle', {r: 3.5, fill: 'var(--traced)'}, cursor);
-    var dotRss = svg('circle', {r: 3.5, fill: 'var(--rss)', visibility: hasRss ? 'inherit' : 'hidden'}, cursor);
+    var dotRss = svg('circle', {r: 3.5, fill: 'var(--rss)'}, cursor);
     var overlay = svg('rect', {x: m.left, y: m.top, width: Math.max(plotW, 1), height: Math.max(plotH, 1),
                                fill: 'transparent'}, chart);
     overlay.addEventListener('mousemove', function (event) {
@@ -519,8 +529,9 @@
       cursorLine.setAttribute('x1', x); cursorLine.setAttribute('x2', x);
       dotTraced.setAttribute('cx', x); dotTraced.setAttribute('cy', Y(s[1]));
       dotRss.setAttribute('cx', x); dotRss.setAttribute('cy', Y(s[2]));
+      dotRss.setAttribute('visibility', hasRss && s[2] > 0 ? 'inherit' : 'hidden');
       var lines = [['traced', bytes(s[1], false)]];
-      if (hasRss) lines.push(['RSS', bytes(s[2], false)]);
+      if (hasRss) lines.push(['RSS', s[2] > 0 ? bytes(s[2], false) : 'could not be read']);
       showTip(event, 'at ' + duration(s[0]), lines);
     });
     overlay.addEventListener('mouseleave', function () {

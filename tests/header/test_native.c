@@ -27,7 +27,6 @@
 #define KEEP(p) __asm__ __volatile__("" : : "r"(p) : "memory")
 
 static const int modes[2] = {TM_UNWIND_FP, TM_UNWIND_DWARF};
-static const char *const mode_names[3] = {"auto", "fp", "dwarf"};
 
 /* Frames, for a message when a check fails. */
 static void print_traceback(const tm_traceback *tb)
@@ -50,13 +49,13 @@ static void print_traceback(const tm_traceback *tb)
 static int chain_mismatch(const tm_traceback *tb, const char *file, const char *function, int depth)
 {
     int i;
-    if (!tb || tb->nframe < depth + 1 || !tb->frames[0].filename || strcmp(tb->frames[0].filename, file)
+    if (!tb || tb->nframe < 1 || !tb->frames[0].filename || strcmp(tb->frames[0].filename, file)
         || tb->frames[0].lineno != chain_line || tb->frames[0].address != 0 || !tb->frames[0].function
         || strcmp(tb->frames[0].function, function))
         return 1;
     for (i = 0; i < depth; i++) {
         const tm_frame *f = &tb->frames[1 + i];
-        if (f->filename || f->lineno || f->function || f->address != (uintptr_t)chain_returns[i]) return 2 + i;
+        if (1 + i >= tb->nframe || f->filename || f->lineno || f->function || f->address != (uintptr_t)chain_returns[i]) return 2 + i;
     }
     return 0;
 }
@@ -89,7 +88,6 @@ static void frames_are_the_chain_in_order(void **state)
     for (m = 0; m < 2; m++) {
         void *p;
         const tm_traceback *tb;
-        print_message("unwind %s\n", mode_names[modes[m]]);
         unwind_afresh(modes[m]);
         tm_start(16);
         p = fp_chain(CHAIN_MALLOC);
@@ -113,7 +111,6 @@ static void every_wrapper_keeps_the_site_then_its_callers(void **state)
         tm_start(8);
         for (kind = 0; kind < CHAIN_KINDS; kind++) {
             void *p = fp_chain((enum chain_kind)kind);
-            print_message("unwind %s, kind %d\n", mode_names[modes[m]], kind);
             assert_non_null(p);
             /* `return malloc(n);` in tail_malloc: one more function on the stack */
             if (kind == CHAIN_TAIL_MALLOC) assert_chain(tm_get_object_traceback(p), chain_fp_file, "tail_malloc", 4);
@@ -186,11 +183,22 @@ static void *agreeing_stacks(void *unused)
     return (void *)(intptr_t)(wrong ? -1 : fp_missed_the_chain());
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define TSAN 1 /* threads start in ThreadSanitizer's code, which has no frame pointers */
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN 1
+#endif
+#endif
+
 static void auto_settles_on_fp_where_it_agrees_with_dwarf(void **state)
 {
     pthread_t thread;
     void *result;
     (void)state;
+#ifdef TSAN
+    skip();
+#endif
     unwind_afresh(TM_UNWIND_AUTO);
     tm_start(16);
     assert_int_equal(pthread_create(&thread, NULL, agreeing_stacks, NULL), 0);
@@ -326,6 +334,10 @@ static void interposer_frames_start_outside_the_tracker(void **state)
             assert_int_equal(trace->size, 64);
             assert_true(limit == 1 ? trace->traceback->nframe == 1 : trace->traceback->nframe >= 3);
             f = &trace->traceback->frames[0];
+            if (!dladdr((void *)(f->address - 1), &info) || !info.dli_sname || strcmp(info.dli_sname, "track_here")) {
+                print_message("unwind %d, limit %d: frames[0] is not in track_here\n", modes[m], limit);
+                print_traceback(trace->traceback);
+            }
             assert_null(f->filename);
             assert_true(dladdr((void *)(f->address - 1), &info) && info.dli_sname);
             assert_string_equal(info.dli_sname, "track_here");

@@ -16,7 +16,8 @@
      xmalloc <- make_record <- worker             PER_THREAD records per thread, kept
      aligned_block <- worker                      one 200-byte block per thread (posix_memalign)
    Freed before exit: SCRATCH temporaries per call of scratch() (main, and each worker), and a
-   second list of LIST records (make_list <- main, then free_list).
+   second list of LIST records (make_list <- discard_list <- main, then free_list).
+   Each call path has one call site per caller, so it is exactly one traceback.
    Nothing here uses stdio or any other libc call that allocates, so the live blocks of the
    process are exactly these plus what pthread_create allocates. Functions are kept out of line
    and out of clones (noipa) and calls are never turned into jumps (the mk file builds with
@@ -111,6 +112,11 @@ KEEP_FRAME void free_list(struct record *r)
         free(r);
         r = next;
     }
+}
+
+KEEP_FRAME void discard_list(unsigned n)
+{
+    free_list(make_list(n));
 }
 
 /* Blocks whose pointers are dropped: memcheck's "definitely lost". */
@@ -223,7 +229,7 @@ int main(int argc, char **argv)
     leak_direct(records);
     lists[threads] = make_list(list);
     lists[threads + 1] = make_record(record_size(list));
-    free_list(make_list(list));
+    discard_list(list);
     scratch(scratch_count);
     kept[threads] = nest(depth);
     text = build_string(appends);

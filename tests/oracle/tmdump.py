@@ -20,7 +20,8 @@ Reading:
         the PEAK / ALOC groups as CPython raw traces (see there), for Snapshot(...)
     raw_traces(symbolize), function_names(symbolize)
         native frames through symbolize(module, offset) -> [(filename, lineno, function)],
-        innermost first (default: fallback_symbols, the analyzer's names without debug info)
+        innermost first (default: default_symbolize, which is fallback_symbols - the
+        analyzer's names without debug information - unless a test sets it)
 
 Writing (version 2 unless version=1):
     write_dump("run.tmd", Meta(traceback_limit=4, traced_peak=4096),
@@ -202,6 +203,11 @@ def fallback_symbols(module, offset):
     return [("%s+0x%x" % (os.path.basename(module.path), offset), 0, None)]
 
 
+# The symbolizer of native frames when a method is given none: fallback_symbols, or what a test
+# that symbolizes a real binary sets (tests/parity/native_cases.py: addr2line).
+default_symbolize = fallback_symbols
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +244,7 @@ class Dump:
         frame, symbolize(module, offset)'s for a native one."""
         frame = self.frames[frame_id]
         if isinstance(frame, Native):
-            return list((symbolize or fallback_symbols)(frame.module, frame.offset))
+            return list((symbolize or default_symbolize)(frame.module, frame.offset))
         return [frame]
 
     def _tracebacks(self, symbolize):

@@ -41,6 +41,7 @@ import cases as case_matrix  # noqa: E402  (tests/parity/cases.py)
 from cases import Case  # noqa: E402
 import golden  # noqa: E402   (tests/parity/golden.py)
 import peak_cases  # noqa: E402   (tests/parity/peak_cases.py: --at-peak, --allocated)
+import native_cases  # noqa: E402   (tests/parity/native_cases.py: native stacks, addr2line)
 import source_lines  # noqa: E402
 
 
@@ -133,6 +134,8 @@ def main(argv):
     all_cases += prepare_generated(os.path.join(work, "gen"), range(1, args.seeds + 1))
     all_cases += peak_cases.cases(os.path.join(work, "gen"), range(1, args.seeds + 1))
     all_cases += source_lines.cases(os.path.join(work, "sources"))
+    native_seeds = range(1, 4)
+    all_cases += native_cases.cases(os.path.join(work, "native"), native_seeds, failures)
     header_cases = case_matrix.header_cases(args.make_dumps, os.path.join(work, "header"), ROOT)
     if header_cases is None:
         failures.append("FAIL header dumps: %s did not write them" % args.make_dumps)
@@ -144,6 +147,8 @@ def main(argv):
                                                 failures)
         all_cases += peak_cases.database_cases(analyzer, os.path.join(work, "db"),
                                                os.path.join(work, "gen"), args.seeds, failures)
+        all_cases += native_cases.database_cases(analyzer, os.path.join(work, "native"),
+                                                 native_seeds, failures)
     if args.only:
         all_cases = [c for c in all_cases if args.only in c.name]
 

@@ -7,6 +7,7 @@
 # handler, an ignored signal, a forked child) and `tracemalloc run`.
 # Last line: "N passed, N failed".
 cd "$(dirname "$0")/../.." || exit 1
+root=$PWD
 . tests/examples/check.sh
 make_build=${TM_PRELOAD_BUILD:-build}
 case $make_build in /*) build=$make_build ;; *) build=$PWD/$make_build ;; esac
@@ -49,9 +50,16 @@ sizes() {
   "$tm" sql "$1" "SELECT size || 'x' || count(*) FROM traces WHERE size BETWEEN $2 AND $3
                   GROUP BY size ORDER BY size" --format csv | tail -n +2
 }
-# main_dump NAME PID: the dump of that process.
+# sites DUMP MIN MAX: "size@line" of those traces whose most recent frame is in prog.c.
+sites() {
+  "$tm" sql "$1" "SELECT size || '@' || lineno FROM trace_sites WHERE size BETWEEN $2 AND $3
+                  AND filename LIKE '%/prog.c' ORDER BY size" --format csv | tail -n +2 | tr '\n' ' '
+}
+# line TEXT: the line of prog.c that holds TEXT.
+line() { grep -n -F "$1" "$root/tests/preload/prog.c" | cut -d: -f1; }
+# dump_of NAME PID[-N]: the dump of that process.
 dump_of() { echo "$work/$1-$2.tmd"; }
-# the one dump of NAME
+# only_dump NAME: the one dump of NAME.
 only_dump() { set -- "$1"-*.tmd; echo "$1"; }
 
 : >empty
@@ -80,15 +88,12 @@ check two_ls_two_dumps same "$(ndumps shell)" 2
 
 # ---- prog.c: known blocks ---------------------------------------------------------------------
 check every_function_of_the_malloc_family_runs traced functions empty "$prog" functions
+check the_frame_pointer_unwinder_copes_with_a_program_built_without traced unwind_fp empty \
+  env TRACEMALLOC_UNWIND=fp "$prog" functions
+check the_dwarf_unwinder_runs traced unwind_dwarf empty env TRACEMALLOC_UNWIND=dwarf "$prog" threads
+check the_dwarf_unwinder_finds_every_call_site same "$(sites "$(only_dump unwind_dwarf)" 33333 33333 | wc -w)" 400
 check each_block_is_traced_at_its_requested_size same "$(sizes "$(only_dump functions)" 100000 200000 | tr '\n' ' ')" \
   "100001x1 100003x1 100005x1 100006x1 100007x1 100008x1 100009x1 100013x1 100020x1 100031x1 100032x1 "
-# sites DUMP MIN MAX: "size@line" of those traces whose most recent frame is in prog.c.
-sites() {
-  "$tm" sql "$1" "SELECT size || '@' || lineno FROM trace_sites WHERE size BETWEEN $2 AND $3
-                  AND filename LIKE '%/prog.c' ORDER BY size" --format csv | tail -n +2 | tr '\n' ' '
-}
-# line TEXT: the line of prog.c that holds TEXT.
-line() { grep -n -F "$1" "$OLDPWD/tests/preload/prog.c" | cut -d: -f1; }
 expected=""
 for call in 'malloc(100001)' 'realloc(moving, 100003)' 'reallocarray(NULL, 5, 20001)' 'memalign(64, 100006)' \
   'posix_memalign(&aligned, 64, 100007)' 'valloc(100008)' 'pvalloc(100009)' 'calloc(10, 10002)' \

@@ -131,8 +131,10 @@ async function chartChecks(page, expected) {
     const svg = document.querySelector('#chart svg.chart');
     if (!svg) return null;
     const box = svg.getBoundingClientRect();
-    const points = svg.querySelector('path.series.traced').getAttribute('d')
-      .match(/-?[\d.]+,-?[\d.]+/g).map((p) => p.split(',').map(Number));
+    /* M x,y then H x V y per sample: a step per sample */
+    const d = svg.querySelector('path.series.traced').getAttribute('d');
+    const points = [d.match(/^M(-?[\d.]+),(-?[\d.]+)/).slice(1).map(Number)]
+      .concat([...d.matchAll(/H(-?[\d.]+)V(-?[\d.]+)/g)].map((m) => [+m[1], +m[2]]));
     const top = points.reduce((a, p) => (p[1] < a[1] ? p : a));
     const circle = svg.querySelector('.peak-mark circle');
     return {w: box.width, h: box.height, points: points.length, rss: !!svg.querySelector('path.series.rss'),
