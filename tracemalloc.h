@@ -81,7 +81,8 @@ ENVIRONMENT
 MEMORY OVER TIME (on by default; every dump holds it as TIME, PEAK and ALOC, docs/FORMAT.md)
    timeline      samples of (time, traced bytes, RSS): every 10 ms while the program allocates,
                  whenever the traced memory moved by more than 1% of the peak, and one when a
-                 snapshot is taken; 4096 at most (then neighbours merge, keeping the higher one)
+                 snapshot is taken; 4096 at most (then neighbours merge, keeping the higher one);
+                 times have the kernel tick's resolution (CLOCK_MONOTONIC_COARSE, 1-4 ms)
    peak contents per traceback, the blocks live at the peak and their bytes, to within 1% of
                  the peak (massif's rule); tm_reset_peak and tm_clear_traces start them afresh
    totals        per traceback, the blocks allocated since start (or tm_clear_traces), freed or
@@ -1259,11 +1260,10 @@ static void tm__count_untraced(size_t size)
 /* ---------------------------------------------------------------------------------------------- */
 #ifdef __linux__
 #define TM__CLOCK_REALTIME 0          /* the kernel's ABI, <linux/time.h> */
-#define TM__CLOCK_MONOTONIC 1
-#define TM__CLOCK_MONOTONIC_COARSE 6  /* the last tick's time: ~5 ns less than a read of the TSC */
+#define TM__CLOCK_MONOTONIC_COARSE 6  /* the last tick's time (1-4 ms steps): 12 ns here, against
+                                         100 ns for CLOCK_MONOTONIC (kvm-clock) */
 #else
 #define TM__CLOCK_REALTIME CLOCK_REALTIME
-#define TM__CLOCK_MONOTONIC CLOCK_MONOTONIC
 #define TM__CLOCK_MONOTONIC_COARSE CLOCK_MONOTONIC
 #endif
 #define TM__SAMPLE_NS 10000000u /* 10 ms between samples, and between two reads of the RSS */
@@ -1301,7 +1301,8 @@ static struct tm__history {
     tm__tally *chunks[TM__TALLY_CHUNKS]; /* domain 0 by traceback id; a chunk never moves, so an
                                             operation reads it while stb_lock adds tracebacks */
     struct { uint64_t key; tm__tally value; } *others; /* under stb_lock: domain << 32 | id */
-    uint64_t start_ns, start_mono;   /* when tracing started: epoch and CLOCK_MONOTONIC */
+    uint64_t start_ns, start_mono;   /* when tracing started: epoch, and the coarse clock that
+                                        times everything else (a sample costs no full clock read) */
     uint64_t peak_t_ns;              /* the recorded peak: when, its bytes, and past what the */
     size_t peak_size, peak_next;     /* traced memory makes a new record (1% above it) */
     size_t last_traced;              /* the last sample's */
@@ -1315,6 +1316,12 @@ static TM__THREAD uintptr_t tm__last_ptr = UINTPTR_MAX;
 static TM__THREAD unsigned tm__last_domain;
 
 TM__NOINLINE void tm__watch(void);
+
+/* Whether the history is kept: written with every lock held, read under one. */
+TM__INLINE int tm__history_on(void)
+{
+    return !__atomic_load_n(&tm__history.off, __ATOMIC_RELAXED);
+}
 
 /* A tally's counter, plain for the owner, atomic when shared; returns its new value. owned is
    tm__owned, read once: the compiler cannot tell that the tally's stores leave it alone. */
@@ -1378,7 +1385,7 @@ TM__INLINE int tm__history_free(tm__tally *t, unsigned domain, uintptr_t ptr, si
 /* A block of domain 0 traced anew at an address already traced: the old trace was freed unseen. */
 TM__NOINLINE void tm__history_replaced(uintptr_t ptr, uint64_t packed)
 {
-    if (!tm__history.off) (void)tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), 0, ptr,
+    if (tm__history_on()) (void)tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), 0, ptr,
                                                  (size_t)(packed & TM__SIZE_MAX));
 }
 
@@ -1530,7 +1537,7 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
         tm__spin_unlock(&tm__state.stb_lock);
         return 0;
     }
-    if (!tm__history.off && !tm__other_tally_try(domain, tb)) { /* first: nothing changed yet */
+    if (tm__history_on() && !tm__other_tally_try(domain, tb)) { /* first: nothing changed yet */
         tm__spin_unlock(&tm__state.stb_lock);
         return -1;
     }
@@ -1541,7 +1548,7 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
         entry.traceback = tb;
         i = hmgeti(tm__state.others, entry.key);
         if (i >= 0) {
-            tm__tally *old = tm__history.off ? NULL : tm__other_tally(domain, tm__state.others[i].traceback, 0);
+            tm__tally *old = tm__history_on() ? tm__other_tally(domain, tm__state.others[i].traceback, 0) : NULL;
             tm__counter_sub(&tm__state.current, tm__state.others[i].size);
             if (old) (void)tm__history_free(old, domain, ptr, tm__state.others[i].size);
         }
@@ -1550,7 +1557,7 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
     }
     __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
     current = tm__count_traced(size);
-    tally = tm__history.off ? NULL : tm__other_tally(domain, tb, 0);
+    tally = tm__history_on() ? tm__other_tally(domain, tb, 0) : NULL;
     due = tally && tm__history_alloc(tally, domain, ptr, size, current);
     tm__spin_unlock(&tm__state.stb_lock);
     if (due) tm__watch();
@@ -1570,7 +1577,7 @@ TM__NOINLINE int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, ui
         *size = tm__state.others[i].size;
         *tb = tm__state.others[i].traceback;
         tm__counter_sub(&tm__state.current, *size);
-        if (!tm__history.off && (tally = tm__other_tally(domain, *tb, 0)))
+        if (tm__history_on() && (tally = tm__other_tally(domain, *tb, 0)))
             due = tm__history_free(tally, domain, ptr, *size);
         (void)hmdel(tm__state.others, key); /* shrinking frees, never allocates */
         __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
@@ -1613,7 +1620,7 @@ TM__INLINE int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb,
     }
     slot->packed = (uint64_t)size | (uint64_t)tb << TM__SIZE_BITS;
     current = tm__count_traced(size);
-    due = !tm__history.off && tm__history_alloc(tm__tally_of(tb), TM_DOMAIN_MALLOC, ptr, size, current);
+    due = tm__history_on() && tm__history_alloc(tm__tally_of(tb), TM_DOMAIN_MALLOC, ptr, size, current);
     tm__unlock(&s->lock);
     if (TM__UNLIKELY(due)) tm__watch();
     return 0;
@@ -1635,7 +1642,7 @@ TM__INLINE int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *
             *tb = (uint32_t)(slot->packed >> TM__SIZE_BITS);
             tm__counter_sub(&tm__state.current, *size);
             tm__shard_erase(s, slot);
-            due = !tm__history.off && tm__history_free(tm__tally_of(*tb), TM_DOMAIN_MALLOC, ptr, *size);
+            due = tm__history_on() && tm__history_free(tm__tally_of(*tb), TM_DOMAIN_MALLOC, ptr, *size);
         }
         tm__unlock(&s->lock);
         if (TM__UNLIKELY(due)) tm__watch();
@@ -1687,7 +1694,11 @@ static uint64_t tm__read_rss(void)
     uint64_t resident = 0;
     long page = sysconf(_SC_PAGESIZE);
     ssize_t n = -1;
+#ifdef O_CLOEXEC
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC); /* a thread may exec meanwhile */
+#else
     int fd = open("/proc/self/statm", O_RDONLY);
+#endif
     if (fd >= 0) {
         n = read(fd, text, sizeof text - 1);
         close(fd);
@@ -1744,13 +1755,11 @@ static void tm__sample_locked(int force)
     struct tm__history *h = &tm__history;
     size_t current = __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED);
     size_t step = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED) / 100;
-    uint64_t now;
-    if (!force && current <= h->last_traced + step && current + step >= h->last_traced
-        && tm__clock_ns(TM__CLOCK_MONOTONIC_COARSE) < h->next_sample) {
+    uint64_t now = tm__clock_ns(TM__CLOCK_MONOTONIC_COARSE);
+    if (!force && current <= h->last_traced + step && current + step >= h->last_traced && now < h->next_sample) {
         tm__rewatch();
         return;
     }
-    now = tm__clock_ns(TM__CLOCK_MONOTONIC);
     if (now - h->rss_at >= TM__SAMPLE_NS) {
         h->rss = tm__read_rss();
         h->rss_at = now;
@@ -1782,7 +1791,7 @@ static void tm__record_peak_locked(int force)
         total += t->peak_size;
     }
     h->peak_size = total;
-    h->peak_t_ns = tm__clock_ns(TM__CLOCK_MONOTONIC) - h->start_mono;
+    h->peak_t_ns = tm__clock_ns(TM__CLOCK_MONOTONIC_COARSE) - h->start_mono;
     __atomic_store_n(&h->peak_next, total + total / 99, __ATOMIC_RELAXED); /* 1% below is total */
     tm__rewatch();
 }
@@ -1792,7 +1801,7 @@ TM__NOINLINE void tm__watch(void)
 {
     if (__atomic_load_n(&tm__state.current, __ATOMIC_RELAXED) > __atomic_load_n(&tm__history.peak_next, __ATOMIC_RELAXED)) {
         tm__lock_all();
-        if (!tm__history.off) {
+        if (tm__history_on()) {
             tm__record_peak_locked(0);
             tm__sample_locked(0);
         }
@@ -1800,7 +1809,7 @@ TM__NOINLINE void tm__watch(void)
         return;
     }
     tm__lock(&tm__history.lock);
-    if (!tm__history.off) tm__sample_locked(0);
+    if (tm__history_on()) tm__sample_locked(0);
     tm__unlock(&tm__history.lock);
 }
 
@@ -1809,7 +1818,7 @@ static void tm__history_restart(void)
 {
     struct tm__history *h = &tm__history;
     h->start_ns = tm__clock_ns(TM__CLOCK_REALTIME);
-    h->start_mono = tm__clock_ns(TM__CLOCK_MONOTONIC);
+    h->start_mono = tm__clock_ns(TM__CLOCK_MONOTONIC_COARSE);
     h->peak_size = 0;
     h->peak_t_ns = 0;
     __atomic_store_n(&h->peak_next, 0, __ATOMIC_RELAXED);
@@ -1956,7 +1965,7 @@ TM__API void tm_reset_peak(void)
     int history;
     if (tm__busy) return;
     tm__begin(); /* the owner updates the peak without atomics */
-    history = !tm__history.off;
+    history = tm__history_on();
     if (history) tm__lock_all(); /* the peak's contents start afresh: those of now */
     __atomic_store_n(&tm__state.peak, __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED),
                      __ATOMIC_RELAXED);
@@ -1977,7 +1986,7 @@ TM__API void tm_set_timeline(int on)
     }
     tm__begin();
     tm__lock_all();
-    if (off != tm__history.off && !off) {
+    if (!off && !tm__history_on()) {
         tm__history_rebuild_locked();
         tm__record_peak_locked(1);
         tm__sample_locked(1);
@@ -2029,15 +2038,13 @@ TM__INLINE int tm__active(void)
 
 /* Traces a block at a call site; returns 0, or -1 when the tracker could not record it (the
    block is counted as untraced). */
-TM__INLINE int tm__trace(unsigned domain, uintptr_t ptr, size_t size, const char *file, unsigned line,
-                     const char *func)
+/* stack: a native stack tm__capture unwound (before tm__begin), or NULL for the call site alone. */
+TM__INLINE int tm__trace_with(unsigned domain, uintptr_t ptr, size_t size, const char *file, unsigned line,
+                              const char *func, tm__thread *stack)
 {
     unsigned generation = 0;
     uint32_t tb;
     int status = 0;
-    /* native stacks; inlined, __builtin_return_address(0) is the wrapper's: the anchor */
-    tm__thread *stack = TM__UNLIKELY(__atomic_load_n(&tm__state.limit, __ATOMIC_RELAXED) > 1 || file == tm__native_site)
-                      ? tm__capture(file == tm__native_site ? 0 : (uintptr_t)__builtin_return_address(0)) : NULL;
     tm__begin();
     tb = TM__LIKELY(!stack) ? tm__site_traceback(file, line, func, &generation)
                             : tm__stack_traceback(stack, file, line, func, &generation);
@@ -2047,6 +2054,23 @@ TM__INLINE int tm__trace(unsigned domain, uintptr_t ptr, size_t size, const char
     }
     tm__end();
     return status;
+}
+
+/* With a native stack: anchor is the wrapper's return address (header mode), or 0 with the
+   site tm__native_site (tm_track_native). */
+TM__NOINLINE int tm__trace_native(unsigned domain, uintptr_t ptr, size_t size, const char *file, unsigned line,
+                                  const char *func, uintptr_t anchor)
+{
+    return tm__trace_with(domain, ptr, size, file, line, func, tm__capture(anchor));
+}
+
+TM__INLINE int tm__trace(unsigned domain, uintptr_t ptr, size_t size, const char *file, unsigned line,
+                         const char *func)
+{
+    /* inlined in a wrapper, __builtin_return_address(0) is the wrapper's: where the callers start */
+    if (TM__UNLIKELY(__atomic_load_n(&tm__state.limit, __ATOMIC_RELAXED) > 1))
+        return tm__trace_native(domain, ptr, size, file, line, func, (uintptr_t)__builtin_return_address(0));
+    return tm__trace_with(domain, ptr, size, file, line, func, NULL);
 }
 
 TM__INLINE void tm__forget(unsigned domain, const void *ptr)
@@ -2079,7 +2103,7 @@ TM__API int tm_track_native(unsigned domain, const void *ptr, size_t size)
 {
     if (!tm_is_tracing()) return -2;
     if (tm__busy) return -1;
-    return tm__trace(domain, (uintptr_t)ptr, size, tm__native_site, 0, NULL);
+    return tm__trace_native(domain, (uintptr_t)ptr, size, tm__native_site, 0, NULL, 0);
 }
 
 TM__API int tm_set_unwind(int mode)
@@ -2460,14 +2484,14 @@ static void tm__snapshot_history(tm_snapshot *snapshot)
     size_t n = (size_t)arrlen(tm__state.tracebacks), i;
     ptrdiff_t j;
     tm__sample last;
-    if (h->off) return;
+    if (!tm__history_on()) return;
     tm__record_peak_locked(0); /* a thread may not have got to it yet */
     snapshot->start_ns = h->start_ns;
     snapshot->peak_t_ns = h->peak_t_ns;
     snapshot->peak_size = h->peak_size;
     arrsetlen(snapshot->samples, h->nsamples + 1);
     memcpy(snapshot->samples, h->samples, h->nsamples * sizeof *h->samples);
-    last.t_ns = tm__clock_ns(TM__CLOCK_MONOTONIC) - h->start_mono;
+    last.t_ns = tm__clock_ns(TM__CLOCK_MONOTONIC_COARSE) - h->start_mono;
     last.traced = snapshot->current;
     last.rss = tm__read_rss();
     snapshot->samples[h->nsamples] = last;

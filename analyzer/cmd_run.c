@@ -24,6 +24,8 @@
 #include "store.h"
 
 #define RUN_TOP 10
+#define RUN_STRING_(x) #x
+#define RUN_STRING(x) RUN_STRING_(x)
 
 const char cmd_run_usage[] =
     "usage: tracemalloc run [--limit N] [--unwind auto|fp|dwarf] [--dump PATH] -- PROG [ARGS...]\n\n"
@@ -139,10 +141,11 @@ static void expand(const char *pattern, long pid, long number, char *out, size_t
 {
     size_t used = 0;
     while (*pattern && used + 24 < size) {
-        if (pattern[0] == '%' && pattern[1] == 'p') used += (size_t)sprintf(out + used, "%ld", pid), pattern += 2;
-        else if (pattern[0] == '%' && pattern[1] == 'n') used += (size_t)sprintf(out + used, "%ld", number), pattern += 2;
-        else if (pattern[0] == '%' && pattern[1] == '%') out[used++] = '%', pattern += 2;
-        else out[used++] = *pattern++;
+        char c = pattern[0] == '%' ? pattern[1] : '\0';
+        if (c == 'p' || c == 'n') used += (size_t)sprintf(out + used, "%ld", c == 'p' ? pid : number);
+        else if (c == '%') out[used++] = '%';
+        else out[used++] = *pattern;
+        pattern += c == 'p' || c == 'n' || c == '%' ? 2 : 1;
     }
     out[used] = '\0';
 }
@@ -170,7 +173,8 @@ static void child_exec(const struct run_options *o, const char *library, const c
     if (!value) _exit(127);
     /* first: another preloaded allocator would otherwise serve the program before it */
     sprintf(value, "%s%s%s", library, preload && *preload ? ":" : "", preload ? preload : "");
-    if (setenv("LD_PRELOAD", value, 1) || setenv("TRACEMALLOC", o->limit ? o->limit : "32", 1)
+    const char *limit = o->limit ? o->limit : RUN_STRING(PRELOAD_DEFAULT_LIMIT);
+    if (setenv("LD_PRELOAD", value, 1) || setenv("TRACEMALLOC", limit, 1)
         || setenv("TRACEMALLOC_DUMP", dump, 1) || (o->unwind && setenv("TRACEMALLOC_UNWIND", o->unwind, 1))) {
         fprintf(stderr, "tracemalloc: run: %s\n", strerror(errno));
         _exit(127);
@@ -224,7 +228,8 @@ static int report(const char *path, long pid)
     struct store_load load = {.source = path};
     struct query_filters filters = {0};
     struct query_statistics q = {.key = KEY_TRACEBACK, .top = RUN_TOP, .filters = &filters};
-    if (store_open(&db, NULL, STORE_MEMORY, error) < 0 || store_add_dump(db, &dump, &load, &snapshot, error) < 0)
+    if (store_open(&db, NULL, STORE_MEMORY, error) < 0
+        || store_add_dump(db, &dump, &load, &snapshot, error) < 0)
         fprintf(stderr, "tracemalloc: %s: %s\n", path, error);
     else if ((q.snapshot = snapshot, query_statistics(db, &q, &stmt)) != SQLITE_OK
              || render_statistics(stmt, STYLE_TEXT, RENDER_TRACEBACK, stderr) != SQLITE_DONE)

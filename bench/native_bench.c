@@ -15,13 +15,14 @@
    Also: the dump each traced run writes at exit (its size; how long from the tmp file's creation
    to its rename, seen with inotify) and the symbolization of 10,000 distinct return addresses
    (BUILD_DIR/bench/native_sites has 10,000 call sites of malloc; `tracemalloc load` of its dump
-   symbolizes them; BUILD_DIR/tests/symbolize/symbolize_bench is run too when it exists). */
+   symbolizes them; BUILD_DIR/tests/symbolize/symbolize_bench, the symbolizer alone on 10,000
+   addresses of build/tracemalloc, is run too when it exists). The churn's traceback in each dump
+   shows how many frames the unwinder walked. Work files: BUILD_DIR/bench/native/. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +176,10 @@ static int spawn(char **argv, const char *log, const char *dump, double *wall, s
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     for (;;) {
         struct pollfd p[2] = {{g.inotify, POLLIN, 0}, {pidfd, POLLIN, 0}};
-        if (poll(p, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : 5) < 0 && errno != EINTR) break;
+        if (poll(p, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : 5) < 0 && errno != EINTR) {
+            waitpid(pid, &status, 0);
+            break;
+        }
         if (p[0].revents & POLLIN) read_events(dump ? dump : "", e);
         if (waitpid(pid, &status, WNOHANG) == pid) break;
     }
@@ -254,6 +258,26 @@ static void run_side(int which, unsigned depth)
     s->runs++;
 }
 
+/* The churn's own traceback in the last dump of a side, "nframe|total_nframe": proof that the
+   unwinder walked the whole stack (up to the limit) rather than stopping early. */
+static void print_churn_stack(int which, unsigned depth)
+{
+    char dump[PATH_MAX], log[PATH_MAX], line[256] = "", header[256];
+    char *argv[] = {g.tracemalloc, "sql", dump, "SELECT t.nframe, t.total_nframe FROM alloc_groups a "
+                    "JOIN tracebacks t ON t.id = a.traceback ORDER BY a.count DESC LIMIT 1", NULL};
+    struct dump_events e = {0, 0};
+    double wall;
+    FILE *f;
+    snprintf(dump, sizeof dump, "%s/churn_%s_%u.tmd", g.out, which == FP ? "fp" : "dwarf", depth);
+    snprintf(log, sizeof log, "%s/churn_stack.log", g.out);
+    if (spawn(argv, log, NULL, &wall, &e) != 0 || !(f = fopen(log, "r"))) return;
+    if (fgets(header, sizeof header, f) && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        printf(" %s %s;", side_name[which], line);
+    }
+    fclose(f);
+}
+
 static void print_churn(int rounds)
 {
     static const char *target[2][SIDES] = {{"", "target <= 4", "", ""}, {"", "target <= 12", "", ""}};
@@ -277,6 +301,13 @@ static void print_churn(int rounds)
         printf("  depth %2d:", d ? EXTRA_FRAMES : 0);
         for (w = 0; w < SIDES; w++)
             if (g.side[d][w].runs) printf("%s %s %.2f s", w ? ";" : "", side_name[w], g.side[d][w].wall);
+        printf("\n");
+    }
+    printf("  the churn's traceback (limit %s), nframe|total_nframe after symbolization (an inlined call is a frame of its own):\n", LIMIT);
+    for (d = 0; d < 2; d++) {
+        printf("  depth %2d:", d ? EXTRA_FRAMES : 0);
+        for (w = FP; w <= DWARF; w++)
+            if (g.side[d][w].runs) print_churn_stack(w, d ? EXTRA_FRAMES : 0);
         printf("\n");
     }
     for (d = 0; d < 2; d++)

@@ -10,7 +10,7 @@
    The real allocator is glibc's __libc_malloc, __libc_calloc, __libc_realloc, __libc_free,
    __libc_memalign, __libc_valloc and __libc_pvalloc, which libc.so.6 exports (GLIBC_2.2.5, so
    every glibc since) for exactly this use. The usual alternative, dlsym(RTLD_NEXT, "malloc"), has
-   a bootstrap problem: dlsym allocates (its error buffer, with calloc), and the dynamic loader
+   a bootstrap problem: dlsym may allocate (its error state), and the dynamic loader
    calls malloc before any interposer has resolved anything, so such interposers serve the early
    calls from a static buffer and must recognise those blocks in free. Here every call, from the
    loader's first one, has the real allocator at hand. posix_memalign and aligned_alloc have no
@@ -97,7 +97,8 @@ PRELOAD_API void *realloc(void *ptr, size_t size)
     if (moved) return preload_traced(moved, size);
     if (had && size) { /* failed: the old block is intact (size 0 freed it) */
         tm__begin();
-        if (tm__put(TM_DOMAIN_MALLOC, (uintptr_t)ptr, old_size, old_tb, generation)) tm__count_untraced(old_size);
+        if (tm__put(TM_DOMAIN_MALLOC, (uintptr_t)ptr, old_size, old_tb, generation))
+            tm__count_untraced(old_size);
         tm__end();
     }
     return NULL;
@@ -150,9 +151,7 @@ PRELOAD_API void *pvalloc(size_t size)
 
 /* ---- start-up, snapshots, exit ---------------------------------------------------------- */
 
-static char preload_dump[4096];
-
-const char *preload_dump_path(void) { return preload_dump; }
+static char preload_dump[4096]; /* the dump path pattern, fixed at start-up */
 
 int preload_pause(int paused)
 {

@@ -12,14 +12,12 @@
    changes its directory still writes it where it was started). */
 #define PRELOAD_DEFAULT_DUMP "tracemalloc-%p.tmd"
 
-/* The dump path pattern (%p, %n, %%), fixed at start-up. */
-const char *preload_dump_path(void);
-
 /* paused = 1: this thread's allocations pass through untraced (the library's own thread start);
    returns the previous state, to be given back. */
 int preload_pause(int paused);
 
-/* Takes a snapshot and writes it to preload_dump_path(); says on stderr when that fails
+/* Takes a snapshot and writes it to the dump path (TRACEMALLOC_DUMP or PRELOAD_DEFAULT_DUMP, fixed
+   at start-up, %p %n %% expanded); says on stderr when that fails
    (why: "at exit", "on signal"). */
 void preload_write_snapshot(const char *why);
 

@@ -109,7 +109,8 @@ void preload_signal_init(void)
     struct sigaction action, old;
     int signo = parse_signal(text);
     if (signo < 0) {
-        fprintf(stderr, "tracemalloc: TRACEMALLOC_SIGNAL=%s: expected a signal name or number, or none\n", text);
+        fprintf(stderr, "tracemalloc: TRACEMALLOC_SIGNAL=%s: expected a signal name or number, or none\n",
+                text);
         return;
     }
     if (signo == 0 || sigaction(signo, NULL, &old) || old.sa_handler != SIG_DFL) return;

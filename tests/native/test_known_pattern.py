@@ -5,8 +5,9 @@ tests/native/known_pattern.c allocates through helpers at several depths, makes 
 leaks, and runs threads. This suite computes from the program's arguments what it leaves live on
 each call path (the model below mirrors the C file), then checks
 - `tracemalloc run` (fp unwinding on a frame-pointer build; dwarf and auto on a build without
-  frame pointers, Debian's default): the live count and bytes per traceback, after the analyzer
-  symbolized it, equal the model's; no other traceback starts in the program's own functions;
+  frame pointers, Debian's default; auto on the frame-pointer build): the live count and bytes
+  per traceback, after the analyzer symbolized it, equal the model's; no other traceback starts
+  in the program's own functions; each call path is one traceback (one stack, one traceback);
   the allocation totals per traceback (`alloc_groups`, count, bytes, temporaries) equal the model's;
 - valgrind memcheck on the same program and arguments: its loss records per call path equal the
   model's, its "definitely lost" is exactly the dropped blocks, and its "in use at exit" equals the
@@ -37,9 +38,8 @@ LIMIT = 24  # above the deepest path (depth + 3 frames) and libc's frames under 
 # The program's functions: a traceback whose most recent frame is one of them is the program's;
 # its call path runs from there to the first root (the thread's entry).
 OWN = {"xmalloc", "xcalloc", "xrealloc", "make_record", "make_list", "free_list", "discard_list",
-       "leak_direct",
-       "scratch", "nest", "builder_new", "builder_grow", "builder_append", "build_string",
-       "aligned_block", "worker", "main", "touch"}
+       "leak_direct", "scratch", "nest", "builder_new", "builder_grow", "builder_append",
+       "build_string", "aligned_block", "worker", "main", "touch"}
 ROOTS = {"main", "worker"}
 SIZEOF_BUILDER = 24  # struct builder: a pointer and two size_t (LP64)
 
@@ -47,9 +47,9 @@ SIZEOF_BUILDER = 24  # struct builder: a pointer and two size_t (LP64)
 def model(records, list, depth, appends, scratch, threads, per_thread):
     """What known_pattern.c does, per call path (most recent frame first):
     live[path] = [count, bytes] at exit; allocated[path] = [count, bytes, temporaries] since
-    start, where a realloc counts as a new block and the block it replaces as a temporary when
-    nothing was allocated in between (heaptrack's and memcheck's way); lost = (count, bytes) of
-    the blocks whose pointers are dropped."""
+    start, where a realloc counts as a new block (as memcheck's "total heap usage" does) and the
+    block it replaces as a temporary when nothing was allocated in between (heaptrack's rule);
+    lost = (count, bytes) of the blocks whose pointers are dropped."""
     live, allocated = {}, {}
 
     def add(table, path, *values):
@@ -269,7 +269,7 @@ def main():
         print("note: valgrind is not installed; memcheck's checks are skipped")
 
     runs = [("fp", "known_pattern_fp", "fp"), ("dwarf", "known_pattern_nofp", "dwarf"),
-            ("auto", "known_pattern_nofp", "auto")]
+            ("auto", "known_pattern_nofp", "auto"), ("auto-fp", "known_pattern_fp", "auto")]
     for label, program, unwind in runs:
         dump = os.path.join(OUT, "known_pattern_%s.tmd" % label)
         if os.path.exists(dump):

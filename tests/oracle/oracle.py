@@ -29,6 +29,10 @@ import tracemalloc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tmdump  # noqa: E402
+import symbolizer  # noqa: E402
+
+# Native frames become what the analyzer stores for them, found by eu-addr2line (symbolizer.py).
+tmdump.default_symbolize = symbolizer.ToolSymbolizer()
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_GATE = 0, 1, 3
 KEY_TYPES = ("lineno", "filename", "traceback")

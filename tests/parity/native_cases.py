@@ -4,7 +4,8 @@ native_prog.c is compiled here with -g -O2 and never run: its return addresses (
 each call instruction of its functions, from objdump) are the native frames of generated
 old/new dumps, mixed with frames in a module that is not on disk (the analyzer's fallback names,
 libfake.so+0x...), addresses in no module (0x...) and source frames. The analyzer symbolizes
-with libdwfl (analyzer/symbolize.c); the oracle with GNU addr2line -i -f, set as tmdump's
+with libdwfl (analyzer/symbolize.c); the oracle with GNU addr2line -i -f (a third program: the
+oracle's own symbolizer.py uses eu-addr2line, for the other modules), set as tmdump's
 default_symbolize, so one inlined call (np_twice) becomes two frames on both sides. Then every
 grouping, cumulative, filter form (on the symbolized file names and lines, and on the fallback
 names), compare, leaks, --at-peak, --allocated and the same read back from a database must
@@ -69,8 +70,8 @@ class Addr2line:
     """tmdump's symbolize(module, offset) through `addr2line -a -i -f` on native_prog, looking
     up offset - 1 (the call instruction, as FORMAT.md says), all addresses in one run."""
 
-    def __init__(self, module, offsets):
-        self.module = module
+    def __init__(self, module, offsets, others):
+        self.module, self.others = module, others
         args = ["addr2line", "-a", "-i", "-f", "-e", module.path] + ["0x%x" % (o - 1)
                                                                    for o in offsets]
         lines = subprocess.run(args, check=True, capture_output=True, text=True).stdout.split("\n")
@@ -91,7 +92,7 @@ class Addr2line:
     def __call__(self, module, offset):
         if module == self.module:
             return self.frames[offset]
-        return tmdump.fallback_symbols(module, offset)
+        return self.others(module, offset)
 
 
 def generate(seed, prog_module, offsets):
@@ -182,7 +183,7 @@ def cases(work, seeds, failures):
         offsets = return_addresses(prog)
         module = tmdump.Module(prog, build_id(prog), 0x555555554000,
                                ((0x555555554000, 0x555555556000, 0),))
-        tmdump.default_symbolize = Addr2line(module, offsets)
+        tmdump.default_symbolize = Addr2line(module, offsets, tmdump.default_symbolize)
     except (subprocess.CalledProcessError, AttributeError, KeyError, IndexError) as e:
         failures.append("FAIL native cases: setup: %s" % e)
         return []

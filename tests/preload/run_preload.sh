@@ -73,9 +73,13 @@ awk 'BEGIN { srand(1); for (i = 0; i < 300000; i++) print int(rand() * 100000000
 # ---- real programs ------------------------------------------------------------------------------
 check sqlite3_runs_as_without_the_library traced sqlite "$work/sqlite.sql" sqlite3 :memory:
 check python3_runs_as_without_the_library traced python empty "$python" -c \
-  'import json, collections; d = collections.Counter(json.dumps(list(range(i))) for i in range(400)); print(len(d), sum(map(len, d)))'
+  'import json, collections
+d = collections.Counter(json.dumps(list(range(i))) for i in range(400))
+print(len(d), sum(map(len, d)))'
 check python3_loading_extension_modules_runs_as_without_the_library traced dlopen empty "$python" -c \
-  'import ctypes, decimal, sqlite3; ctypes.CDLL("libm.so.6"); print(sqlite3.connect(":memory:").execute("select 1+1").fetchone(), decimal.Decimal(1) / 7)'
+  'import ctypes, decimal, sqlite3
+ctypes.CDLL("libm.so.6")
+print(sqlite3.connect(":memory:").execute("select 1+1").fetchone(), decimal.Decimal(1) / 7)'
 check git_version_runs_as_without_the_library traced git empty git --version
 check sort_of_a_large_file_runs_as_without_the_library traced sort empty \
   sort -n -S 1M --parallel=2 -T "$work" numbers.txt
@@ -142,7 +146,8 @@ start() {
   shift 2
   rm -f "$name.in"
   mkfifo "$name.in"
-  env LD_PRELOAD="$lib" TRACEMALLOC_DUMP="$work/$name-%p-%n.tmd" "$@" "$prog" "$mode" <"$name.in" >"$name.out" 2>"$name.err" &
+  env LD_PRELOAD="$lib" TRACEMALLOC_DUMP="$work/$name-%p-%n.tmd" "$@" "$prog" "$mode" \
+    <"$name.in" >"$name.out" 2>"$name.err" &
   pid=$!
   exec 3>"$name.in"
   for _ in $(seq 100); do [ -s "$name.out" ] && return 0; sleep 0.1; done
@@ -164,9 +169,11 @@ finish
 check usr2_leaves_the_program_s_read_alone same "$(cat usr2.out | tr '\n' ' ')" "ready read 0 bytes "
 check the_dump_at_exit_follows_with_n appears "$(dump_of usr2 "$pid-1")"
 
-start usr1 wait TRACEMALLOC_SIGNAL=SIGUSR1
+start usr1 wait TRACEMALLOC_SIGNAL=SIGUSR1 TRACEMALLOC=5
 kill -USR1 "$pid"
 check tracemalloc_signal_picks_another_signal appears "$(dump_of usr1 "$pid-0")"
+check the_signal_works_with_tracemalloc_n_too same \
+  "$("$tm" info "$(dump_of usr1 "$pid-0")" | sed -n 's/^traceback limit: //p')" 5
 finish
 
 start none wait TRACEMALLOC_SIGNAL=none
