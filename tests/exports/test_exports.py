@@ -84,6 +84,7 @@ CASES = {
                                   "traceback"],
     "compare_folded_peak_v1_refused": ["compare", "v1.tmd", "v2.tmd", "--folded", "--value",
                                        "peak"],
+    "compare_value_without_folded_refused": ["compare", "old.tmd", "v2.tmd", "--value", "peak"],
     "massif": ["export", "v2.tmd", "--massif", "-"],
     "massif_v1": ["export", "v1.tmd", "--massif", "-"],
     "pprof": ["export", "v2.tmd", "--pprof", "OUT"],

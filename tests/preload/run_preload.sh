@@ -218,6 +218,9 @@ check run_shows_the_top_10_tracebacks same "$(grep -c '^[^ ].*: size=.*, count=.
 check run_passes_the_exit_status_on same "$?" 3
 check run_writes_dump_where_told appears "$work/custom.tmd"
 check run_passes_the_limit_on same "$("$tm" info custom.tmd | sed -n 's/^traceback limit: //p')" 4
+"$tm" run --dump "$work/numbered-%n.tmd" -- "$prog" functions >/dev/null 2>&1
+"$tm" run --dump "$work/numbered-%n.tmd" -- "$prog" functions >/dev/null 2>run_n.err
+check run_with_n_reports_the_newest_dump grep -q "^tracemalloc: dump: $work/numbered-1\.tmd (" run_n.err
 "$tm" run --dump=rel-%p.tmd -- "$prog" _exit >/dev/null 2>run_exit.err
 check run_says_when_there_is_no_dump grep -q "^tracemalloc: no dump at $work/rel-" run_exit.err
 "$tm" run -- sh -c 'kill -TERM $$' 2>run_kill.err
