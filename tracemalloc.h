@@ -989,10 +989,10 @@ static void tm__thread_stack(tm__thread *t)
 __attribute__((no_sanitize_address)) /* a frame may sit next to another's redzone */
 TM__NOINLINE int tm__walk_fp(const tm__thread *t, void **out, int max)
 {
-    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0), top = t->stack_hi - 2 * sizeof(uintptr_t);
     int n = 0;
-    while (n < max && fp >= t->stack_lo && fp <= t->stack_hi - 2 * sizeof(uintptr_t)
-           && fp % sizeof(uintptr_t) == 0) {
+    if (fp < t->stack_lo) return 0; /* on another stack (sigaltstack, a coroutine's) */
+    while (n < max && fp <= top && fp % sizeof(uintptr_t) == 0) { /* above the last: in the stack */
         uintptr_t next = ((const uintptr_t *)fp)[0], ret = ((const uintptr_t *)fp)[1];
         if (!ret) break;
         out[n++] = (void *)ret;
