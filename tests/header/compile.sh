@@ -61,6 +61,14 @@ check "header included twice builds" $c11 $src/twice.c -o "$out/twice"
 # The user's stb_ds code is compiled as gnu11: gcc's strict C cannot compile stb_ds's hm* macros.
 check "program with its own stb_ds builds" gcc -std=gnu11 $strict -pthread \
   $src/user_stbds.c $src/user_stbds_main.c $src/impl_tu.c -o "$out/user_stbds"
+# TRACEMALLOC_LIBUNWIND: libunwind unwinds native stacks. Without it, every program here links
+# with the C library and pthreads alone.
+unwind="$(pkg-config --cflags libunwind) -DTRACEMALLOC_LIBUNWIND"
+check "gcc -std=c11 implementation with TRACEMALLOC_LIBUNWIND" gcc -std=c11 $strict $unwind -c $src/impl_tu.c -o "$out/x3.o"
+check "clang -std=c99 implementation with TRACEMALLOC_LIBUNWIND" clang -std=c99 $strict $unwind -c $src/impl_tu.c -o "$out/x4.o"
+check "g++ -std=c++11 implementation with TRACEMALLOC_LIBUNWIND" g++ -std=c++11 -x c++ $strict $unwind -c $src/impl_tu.c -o "$out/x5.o"
+check "program with TRACEMALLOC_LIBUNWIND builds" $c11 $unwind $src/api_user.c $src/impl_tu.c -o "$out/unwind" \
+  $(pkg-config --libs libunwind)
 barrier
 for mode in plain override; do
   def=""; [ $mode = override ] && def=-DTRACEMALLOC_OVERRIDE
@@ -70,7 +78,7 @@ for mode in plain override; do
     "$out/gcc-c11-plain-impl.o" -o "$out/api-cxx-$mode"
 done
 barrier
-for program in api-c-plain api-c-override api-cxx-plain api-cxx-override static twice user_stbds; do
+for program in api-c-plain api-c-override api-cxx-plain api-cxx-override static twice user_stbds unwind; do
   check "$program runs and traces" "$out/$program"
 done
 barrier

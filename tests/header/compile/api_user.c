@@ -26,6 +26,9 @@ static int every_declaration_is_usable(void)
     int ok, i;
     ok = tm_track(1u, pool, 8) == 0 && tm_untrack(1u, pool) == 0;
     ok = ok && tm_track_frames(2u, pool, 8, &frame, 1) == 0 && tm_untrack(2u, pool) == 0;
+    ok = ok && tm_set_unwind(TM_UNWIND_FP) == 0 && tm_set_unwind(TM_UNWIND_DWARF) == 0
+         && tm_set_unwind(TM_UNWIND_AUTO) == 0;
+    ok = ok && tm_track_native(3u, pool, 8) == 0 && tm_untrack(3u, pool) == 0;
     tm_get_traced_memory(&current, &peak);
     tm_get_untraced_memory(&count, &size);
     tm_reset_peak();
