@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "dump_reader.h"
 #include "helpers.h"
 #include "native_chain.h"
@@ -475,6 +476,66 @@ static void dump_holds_modules_and_native_frames(void **state)
     free(dir);
 }
 
+/* dump_reader.c reads version 1 too: a version-2 dump of source frames without its (empty)
+   MODS section, its version and CRC-32 rewritten, reads back the same. */
+static void dump_reader_reads_version_1(void **state)
+{
+    char *dir = make_scratch_dir("native"), path[PATH_MAX], err[256], buf[256];
+    unsigned char *bytes;
+    size_t size, at = TM_DUMP_HEADER_SIZE;
+    tm_snapshot *snapshot;
+    FILE *f;
+    void *p;
+    dump d;
+    int section;
+    (void)state;
+    tm_start(1);
+    p = fp_chain(CHAIN_MALLOC);
+    snapshot = tm_take_snapshot();
+    snprintf(path, sizeof path, "%s/v1.tmd", dir);
+    assert_int_equal(tm_snapshot_dump(snapshot, path), 0);
+    f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    size = (size_t)ftell(f);
+    rewind(f);
+    bytes = malloc(size);
+    assert_int_equal(fread(bytes, 1, size, f), size);
+    fclose(f);
+    for (section = 0; section < 2; section++) { /* past STRS and META */
+        uint64_t length;
+        memcpy(&length, bytes + at + 8, 8);
+        at += TM_DUMP_SECTION_SIZE + (size_t)length;
+    }
+    assert_memory_equal(bytes + at, "MODS", 4);
+    assert_memory_equal(bytes + at + 8, "\4\0\0\0\0\0\0\0\0\0\0\0", 12); /* 4 bytes: count 0 */
+    memmove(bytes + at, bytes + at + 20, size - at - 20);
+    size -= 20;
+    bytes[8] = 1;
+    {
+        uint32_t crc = (uint32_t)crc32(0L, bytes, (unsigned)(size - 4));
+        memcpy(bytes + size - 4, &crc, 4); /* little-endian, as this machine */
+    }
+    f = fopen(path, "wb");
+    assert_int_equal(fwrite(bytes, 1, size, f), size);
+    fclose(f);
+    if (dump_read(path, &d, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(d.version, 1);
+    assert_int_equal(d.nmodules, 0);
+    assert_null(dump_diff_snapshot(&d, snapshot, buf, sizeof buf));
+    dump_free(&d);
+    bytes[8] = 3; /* a version this reader does not know */
+    f = fopen(path, "wb");
+    assert_int_equal(fwrite(bytes, 1, size, f), size);
+    fclose(f);
+    assert_int_equal(dump_read(path, &d, err, sizeof err), -1);
+    assert_non_null(strstr(err, "format version 3, this reader knows 1 and 2"));
+    free(bytes);
+    tm_snapshot_free(snapshot);
+    free(p);
+    remove_tree(dir);
+    free(dir);
+}
+
 /* Threads allocate through the chain at once (each with its own cache), while another clears
    now and then: every trace found has the right traceback. A snapshot copies it: a clear may free
    what tm_get_object_traceback returns. */
@@ -586,6 +647,7 @@ int main(int argc, char **argv)
         TEST(call_site_mode_records_no_native_frame),
         TEST(set_unwind_refuses_unknown_modes),
         TEST(dump_holds_modules_and_native_frames),
+        TEST(dump_reader_reads_version_1),
         TEST(threads_unwind_their_own_stacks),
         TEST(environment_chooses_the_unwinder),
     };
