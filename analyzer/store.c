@@ -113,6 +113,7 @@ struct loader {
 /* One symbolizer for the process: a module opened for one dump serves the next one loaded. It
    lives until the process exits. */
 static struct symbolizer *shared_symbolizer;
+
 static int sql_error(struct loader *l)
 {
     snprintf(l->error, STORE_ERROR_SIZE, "%s", sqlite3_errmsg(l->db));
@@ -332,6 +333,8 @@ static int map_native_frame(struct loader *l, const struct dump_frame *f, struct
     const struct dump_module *m = &l->dump->modules[f->module];
     n = symbolize(shared_symbolizer, l->dump->strings[m->path], m->build_id, m->build_id_length,
                   f->offset, symbols, MAX_INLINED);
+    if (n < 1) /* the symbolizer promises a frame; a frame must stand there in any case */
+        return out_of_memory(l);
     return store_symbols(l, module, f->offset, symbols, n, e);
 }
 
