@@ -936,11 +936,12 @@ static struct tm__unwind {
     uintptr_t self_lo, self_hi;
     pthread_once_t key_once;
     pthread_key_t key;            /* frees a thread's tm__thread when it exits */
-} tm__unwind = {TM_UNWIND_AUTO, 0, 0, 0, 0, 0, 0, PTHREAD_ONCE_INIT, 0};
-
-static TM__THREAD tm__thread *tm__self;
+    int key_made;
+} tm__unwind = {TM_UNWIND_AUTO, 0, 0, 0, 0, 0, 0, PTHREAD_ONCE_INIT, 0, 0};
 
 #ifdef TM__NATIVE
+static TM__THREAD tm__thread *tm__self;
+
 #ifdef TRACEMALLOC_LIBUNWIND
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -984,7 +985,7 @@ static void tm__thread_free(void *self)
 
 static void tm__make_key(void)
 {
-    (void)pthread_key_create(&tm__unwind.key, tm__thread_free);
+    tm__unwind.key_made = pthread_key_create(&tm__unwind.key, tm__thread_free) == 0;
 }
 
 /* The thread's state with room for the current limit; NULL when out of memory. */
@@ -997,7 +998,7 @@ static tm__thread *tm__thread_get(void)
         if (!(t = (tm__thread *)tm__raw_realloc(NULL, sizeof *t))) return NULL;
         memset(t, 0, sizeof *t);
         (void)pthread_once(&tm__unwind.key_once, tm__make_key);
-        (void)pthread_setspecific(tm__unwind.key, t);
+        if (tm__unwind.key_made) (void)pthread_setspecific(tm__unwind.key, t); /* else: kept */
         tm__self = t;
     }
     if (t->capacity < need) {
@@ -1174,6 +1175,7 @@ TM__NOINLINE tm__thread *tm__capture(uintptr_t anchor)
         }
     }
     if (first < 0) return NULL;
+    if (limit < 0) limit = 0; /* tracing restarted meanwhile */
     t->frames = t->raw + first;
     t->total = n - first + (anchor != 0);
     t->nframe = n - first < limit ? n - first : limit;
@@ -1272,13 +1274,14 @@ TM__INLINE uint32_t tm__stack_traceback(tm__thread *t, const char *file, unsigne
 /* Traced memory                                                                                  */
 /* ---------------------------------------------------------------------------------------------- */
 /* Returns the traced memory after the addition. */
-TM__INLINE size_t tm__count_traced(size_t size)
+TM__INLINE size_t tm__count_traced_as(size_t size, int owned)
 {
     size_t current, peak;
-    tm__counter_add(&tm__state.current, size);
+    if (owned) __atomic_store_n(&tm__state.current, __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED) + size, __ATOMIC_RELAXED);
+    else __atomic_add_fetch(&tm__state.current, size, __ATOMIC_RELAXED);
     current = __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED);
     peak = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED);
-    if (tm__owned) {
+    if (owned) {
         if (current > peak) __atomic_store_n(&tm__state.peak, current, __ATOMIC_RELAXED);
         return current;
     }
@@ -1314,8 +1317,6 @@ static void tm__count_untraced(size_t size)
 #define TM__SAMPLE_NS 10000000u /* 10 ms between samples, and between two reads of the RSS */
 #define TM__SAMPLES 4096        /* the timeline's bound (96 KB); then neighbours merge */
 #define TM__TICK 64             /* a traceback's every 64th allocation looks at the clock */
-#define TM__TALLY_FIRST 64      /* chunk k (6..32) holds the 2^k tallies of the ids from 2^k - 64 */
-#define TM__TALLY_CHUNKS 33
 
 /* A traceback's figures in one domain; 64 bytes, so an index is a shift. */
 typedef struct tm__tally {
@@ -1343,8 +1344,10 @@ static struct tm__history {
     size_t watch_low;
     /* under lock (tm__lock_all takes it, after the shards'), read by the snapshot */
     TM__LINE int lock;
-    tm__tally *chunks[TM__TALLY_CHUNKS]; /* domain 0 by traceback id; a chunk never moves, so an
-                                            operation reads it while stb_lock adds tracebacks */
+    tm__tally *tallies;      /* domain 0, by traceback id: one array, so an index is an add (a
+                                chunked one cost 1 ns a malloc/free pair); it grows with every
+                                lock held, as a tally is only touched under one */
+    size_t ntallies;
     struct { uint64_t key; tm__tally value; } *others; /* under stb_lock: domain << 32 | id */
     uint64_t start_ns, start_mono;   /* when tracing started: epoch, and the coarse clock that
                                         times everything else (a sample costs no full clock read) */
@@ -1368,9 +1371,10 @@ TM__INLINE int tm__history_on(void)
     return !__atomic_load_n(&tm__history.off, __ATOMIC_RELAXED);
 }
 
-/* A tally's counter, plain for the owner, atomic when shared; returns its new value. owned is
-   tm__owned, read once: the compiler cannot tell that the tally's stores leave it alone. */
-TM__INLINE size_t tm__tally_add(size_t *counter, size_t value, int owned)
+/* tm__counter_add and _sub returning the new value, with tm__owned read once by the caller:
+   the compiler cannot tell that the stores between two reads leave it alone (measured: the
+   reloads cost 1 ns a malloc/free pair). */
+TM__INLINE size_t tm__add_as(size_t *counter, size_t value, int owned)
 {
     size_t n;
     if (!owned) return __atomic_add_fetch(counter, value, __ATOMIC_RELAXED);
@@ -1379,59 +1383,72 @@ TM__INLINE size_t tm__tally_add(size_t *counter, size_t value, int owned)
     return n;
 }
 
-/* The tally of a traceback of domain 0; its chunk exists from the traceback's interning. */
-TM__INLINE tm__tally *tm__tally_of(uint32_t tb)
+TM__INLINE size_t tm__sub_as(size_t *counter, size_t value, int owned)
 {
-    uint64_t i = (uint64_t)tb + TM__TALLY_FIRST;
-    int k = 63 - __builtin_clzll(i);
-    return __atomic_load_n(&tm__history.chunks[k], __ATOMIC_RELAXED) + (i - (UINT64_C(1) << k));
+    size_t n;
+    if (!owned) return __atomic_sub_fetch(counter, value, __ATOMIC_RELAXED);
+    n = __atomic_load_n(counter, __ATOMIC_RELAXED) - value;
+    __atomic_store_n(counter, n, __ATOMIC_RELAXED);
+    return n;
 }
 
-/* Makes the tally of traceback id exist; under stb_lock. 0, or -1 out of memory. */
+/* The tally of a traceback of domain 0 (it exists from the traceback's interning); under the
+   lock of a shard or stb_lock. */
+TM__INLINE tm__tally *tm__tally_of(uint32_t tb)
+{
+    return tm__history.tallies + tb;
+}
+
+/* Makes the tally of traceback id exist; under stb_lock (interning), no shard lock held. 0, or
+   -1 out of memory. Doubles the array: a copy now and then, amortized. */
 static int tm__tally_reserve(uint32_t tb)
 {
-    uint64_t i = (uint64_t)tb + TM__TALLY_FIRST;
-    int k = 63 - __builtin_clzll(i);
-    size_t bytes = ((size_t)1 << k) * sizeof(tm__tally);
-    tm__tally *chunk;
-    if (tm__history.chunks[k]) return 0;
-    chunk = (tm__tally *)tm__raw_realloc(NULL, bytes);
-    if (!chunk) return -1;
-    memset(chunk, 0, bytes);
-    __atomic_store_n(&tm__history.chunks[k], chunk, __ATOMIC_RELEASE);
+    size_t n = tm__history.ntallies < 64 ? 64 : 2 * tm__history.ntallies, s;
+    tm__tally *grown, *old = tm__history.tallies;
+    if (tb < tm__history.ntallies) return 0;
+    while (n <= tb) n *= 2;
+    grown = (tm__tally *)tm__raw_realloc(NULL, n * sizeof *grown);
+    if (!grown) return -1;
+    for (s = 0; s < TM__SHARDS; s++) tm__lock(&tm__state.shards[s].lock); /* stb_lock, then these */
+    if (tm__history.ntallies) memcpy(grown, old, tm__history.ntallies * sizeof *grown);
+    memset(grown + tm__history.ntallies, 0, (n - tm__history.ntallies) * sizeof *grown);
+    tm__history.tallies = grown;
+    tm__history.ntallies = n;
+    for (s = TM__SHARDS; s-- > 0;) tm__unlock(&tm__state.shards[s].lock);
+    tm__raw_free(old);
     return 0;
 }
 
 /* A traced allocation, under the lock of its table; returns 1 when tm__watch has work. */
-TM__INLINE int tm__history_alloc(tm__tally *t, unsigned domain, uintptr_t ptr, size_t size, size_t current)
+TM__INLINE int tm__history_alloc(tm__tally *t, unsigned domain, uintptr_t ptr, size_t size, size_t current,
+                                 int owned)
 {
-    int owned = tm__owned;
-    size_t n = tm__tally_add(&t->count, 1, owned);
-    tm__tally_add(&t->size, size, owned);
+    size_t n = tm__add_as(&t->count, 1, owned);
+    tm__add_as(&t->size, size, owned);
     tm__last_ptr = ptr;
     tm__last_domain = domain;
     return (n & (TM__TICK - 1)) == 0 || current > __atomic_load_n(&tm__history.watch_high, __ATOMIC_RELAXED);
 }
 
 /* A trace removed, under the lock of its table; returns 1 when tm__watch has work. */
-TM__INLINE int tm__history_free(tm__tally *t, unsigned domain, uintptr_t ptr, size_t size)
+TM__INLINE int tm__history_free(tm__tally *t, unsigned domain, uintptr_t ptr, size_t size, size_t current,
+                                int owned)
 {
-    int owned = tm__owned;
-    tm__tally_add(&t->freed_count, 1, owned);
-    tm__tally_add(&t->freed_size, size, owned);
+    tm__add_as(&t->freed_count, 1, owned);
+    tm__add_as(&t->freed_size, size, owned);
     if (TM__UNLIKELY(ptr == tm__last_ptr) && domain == tm__last_domain) {
-        tm__tally_add(&t->temporaries, 1, owned);
+        tm__add_as(&t->temporaries, 1, owned);
         tm__last_ptr = UINTPTR_MAX;
     }
-    return __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED)
-         < __atomic_load_n(&tm__history.watch_low, __ATOMIC_RELAXED);
+    return current < __atomic_load_n(&tm__history.watch_low, __ATOMIC_RELAXED);
 }
 
 /* A block of domain 0 traced anew at an address already traced: the old trace was freed unseen. */
 TM__NOINLINE void tm__history_replaced(uintptr_t ptr, uint64_t packed)
 {
-    if (tm__history_on()) (void)tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), 0, ptr,
-                                                 (size_t)(packed & TM__SIZE_MAX));
+    if (tm__history_on())
+        (void)tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), 0, ptr, (size_t)(packed & TM__SIZE_MAX),
+                               0, tm__owned);
 }
 
 /* The tally of (domain, tb) in the table of others, added if missing (may jump: tm__TRY), or
@@ -1595,7 +1612,7 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
         if (i >= 0) {
             tm__tally *old = tm__history_on() ? tm__other_tally(domain, tm__state.others[i].traceback, 0) : NULL;
             tm__counter_sub(&tm__state.current, tm__state.others[i].size);
-            if (old) (void)tm__history_free(old, domain, ptr, tm__state.others[i].size);
+            if (old) (void)tm__history_free(old, domain, ptr, tm__state.others[i].size, 0, tm__owned);
         }
         hmputs(tm__state.others, entry);
         TM__END_TRY;
@@ -1603,7 +1620,7 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
     __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
     current = tm__count_traced(size);
     tally = tm__history_on() ? tm__other_tally(domain, tb, 0) : NULL;
-    due = tally && tm__history_alloc(tally, domain, ptr, size, current);
+    due = tally && tm__history_alloc(tally, domain, ptr, size, current, tm__owned);
     tm__spin_unlock(&tm__state.stb_lock);
     if (due) tm__watch();
     return 0;
@@ -1623,7 +1640,8 @@ TM__NOINLINE int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, ui
         *tb = tm__state.others[i].traceback;
         tm__counter_sub(&tm__state.current, *size);
         if (tm__history_on() && (tally = tm__other_tally(domain, *tb, 0)))
-            due = tm__history_free(tally, domain, ptr, *size);
+            due = tm__history_free(tally, domain, ptr, *size, __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED),
+                                   tm__owned);
         (void)hmdel(tm__state.others, key); /* shrinking frees, never allocates */
         __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
     }
@@ -1683,11 +1701,14 @@ TM__INLINE int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *
         *generation = tm__state.generation;
         slot = tm__shard_find(s, ptr, h);
         if (slot) {
-            *size = (size_t)(slot->packed & TM__SIZE_MAX);
-            *tb = (uint32_t)(slot->packed >> TM__SIZE_BITS);
+            uint64_t packed = slot->packed; /* in registers: *size and *tb would go through memory */
+            *size = (size_t)(packed & TM__SIZE_MAX);
+            *tb = (uint32_t)(packed >> TM__SIZE_BITS);
             tm__counter_sub(&tm__state.current, *size);
             tm__shard_erase(s, slot);
-            due = tm__history_on() && tm__history_free(tm__tally_of(*tb), TM_DOMAIN_MALLOC, ptr, *size);
+            due = tm__history_on()
+               && tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), TM_DOMAIN_MALLOC, ptr,
+                                   (size_t)(packed & TM__SIZE_MAX));
         }
         tm__unlock(&s->lock);
         if (TM__UNLIKELY(due)) tm__watch();
@@ -1877,11 +1898,9 @@ static void tm__history_restart(void)
 /* Frees every tally; callers hold every lock (tm__clear_locked). */
 static void tm__history_clear_locked(void)
 {
-    int k;
-    for (k = 0; k < TM__TALLY_CHUNKS; k++) {
-        tm__raw_free(tm__history.chunks[k]);
-        __atomic_store_n(&tm__history.chunks[k], NULL, __ATOMIC_RELAXED);
-    }
+    tm__raw_free(tm__history.tallies);
+    tm__history.tallies = NULL;
+    tm__history.ntallies = 0;
     hmfree(tm__history.others);
     tm__history_restart();
 }
@@ -1892,9 +1911,8 @@ static void tm__history_rebuild_locked(void)
 {
     size_t i;
     ptrdiff_t j;
-    int k, s;
-    for (k = 0; k < TM__TALLY_CHUNKS; k++)
-        if (tm__history.chunks[k]) memset(tm__history.chunks[k], 0, ((size_t)1 << k) * sizeof(tm__tally));
+    int s;
+    if (tm__history.ntallies) memset(tm__history.tallies, 0, tm__history.ntallies * sizeof(tm__tally));
     hmfree(tm__history.others);
     for (s = 0; s < TM__SHARDS; s++) {
         const tm__shard *shard = &tm__state.shards[s];
@@ -2779,7 +2797,8 @@ static void tm__dump_modules(tm__writer *w, const tm__dump_frames *frames)
     const tm__module_list *list = &frames->objects;
     size_t count = frames->native ? list->nmodule : 0, m, r;
     uint64_t length = 4;
-    for (m = 0; m < count; m++) length += 4 + 4 + list->modules[m].build_id_length + 8 + 4 + 24 * (uint64_t)list->modules[m].nrange;
+    for (m = 0; m < count; m++) /* path, build-id, bias, ranges */
+        length += 4 + 4 + list->modules[m].build_id_length + 8 + 4 + 24 * (uint64_t)list->modules[m].nrange;
     tm__write_section(w, TM_DUMP_TAG_MODS, length);
     tm__write_u32(w, (uint32_t)count);
     for (m = 0; m < count; m++) {
@@ -2988,6 +3007,19 @@ static void tm__module_list_free(tm__module_list *list)
 }
 
 #ifdef TM__NATIVE
+/* Whether a segment lies inside one of the object's PT_LOAD segments: mapped, so readable. */
+static int tm__mapped(const tm__object *object, const ElfW(Phdr) *segment)
+{
+    int i;
+    for (i = 0; i < object->dlpi_phnum; i++) {
+        const ElfW(Phdr) *load = &object->dlpi_phdr[i];
+        if (load->p_type == PT_LOAD && segment->p_vaddr >= load->p_vaddr
+            && segment->p_vaddr + segment->p_memsz <= load->p_vaddr + load->p_filesz)
+            return 1;
+    }
+    return 0;
+}
+
 /* The object's NT_GNU_BUILD_ID note, from its PT_NOTE segments as mapped. */
 static void tm__build_id(const tm__object *object, tm__dump_module *module)
 {
@@ -2996,7 +3028,7 @@ static void tm__build_id(const tm__object *object, tm__dump_module *module)
         const ElfW(Phdr) *ph = &object->dlpi_phdr[i];
         const unsigned char *note = (const unsigned char *)(object->dlpi_addr + ph->p_vaddr), *end = note + ph->p_memsz;
         size_t align = ph->p_align == 8 ? 8 : 4;
-        if (ph->p_type != PT_NOTE) continue;
+        if (ph->p_type != PT_NOTE || !tm__mapped(object, ph)) continue;
         while ((size_t)(end - note) >= sizeof(ElfW(Nhdr))) {
             const ElfW(Nhdr) *header = (const ElfW(Nhdr) *)(const void *)note;
             size_t name = (header->n_namesz + align - 1) / align * align;
@@ -3036,8 +3068,9 @@ static int tm__list_object(tm__object *object, size_t size, void *data)
     module.first_range = (uint32_t)list->nrange;
     tm__build_id(object, &module);
     {
-        tm__dump_module *modules = (tm__dump_module *)tm__raw_realloc(list->modules, (list->nmodule + 1) * sizeof *modules);
-        tm__dump_range *ranges = modules ? (tm__dump_range *)tm__raw_realloc(list->ranges, (list->nrange + (size_t)nload) * sizeof *ranges) : NULL;
+        size_t nmodule = list->nmodule + 1, nrange = list->nrange + (size_t)nload;
+        tm__dump_module *modules = (tm__dump_module *)tm__raw_realloc(list->modules, nmodule * sizeof *modules);
+        tm__dump_range *ranges = modules ? (tm__dump_range *)tm__raw_realloc(list->ranges, nrange * sizeof *ranges) : NULL;
         if (modules) list->modules = modules;
         if (ranges) list->ranges = ranges;
         if (!ranges || !(module.path = tm__raw_strdup(path))) {
@@ -3069,17 +3102,9 @@ static int tm__range_order(const void *a, const void *b)
     uint64_t x = ((const tm__dump_range *)a)->start, y = ((const tm__dump_range *)b)->start;
     return x < y ? -1 : x > y;
 }
-#endif
 
-/* Lists the objects when some frame of the snapshot is native. */
-static void tm__dump_objects(const tm_snapshot *snapshot, tm__dump_frames *frames)
+static void tm__list_objects(tm__module_list *list)
 {
-    tm__module_list *list = &frames->objects;
-    ptrdiff_t i;
-    for (i = 0; i < arrlen(snapshot->frames) && !frames->native; i++)
-        frames->native = !snapshot->frames[i].filename && snapshot->frames[i].address;
-    if (!frames->native) return;
-#ifdef TM__NATIVE
     tm__each_object(tm__list_object, list);
     if (list->failed || !list->nrange) return;
     list->sorted = (tm__dump_range *)tm__raw_realloc(NULL, list->nrange * sizeof *list->sorted);
@@ -3089,7 +3114,21 @@ static void tm__dump_objects(const tm_snapshot *snapshot, tm__dump_frames *frame
     }
     memcpy(list->sorted, list->ranges, list->nrange * sizeof *list->sorted);
     qsort(list->sorted, list->nrange, sizeof *list->sorted, tm__range_order);
+}
+#else /* no dl_iterate_phdr: no module, every native frame is an absolute address */
+static void tm__list_objects(tm__module_list *list)
+{
+    (void)list;
+}
 #endif
+
+/* Lists the objects when some frame of the snapshot is native. */
+static void tm__dump_objects(const tm_snapshot *snapshot, tm__dump_frames *frames)
+{
+    ptrdiff_t i;
+    for (i = 0; i < arrlen(snapshot->frames) && !frames->native; i++)
+        frames->native = !snapshot->frames[i].filename && snapshot->frames[i].address;
+    if (frames->native) tm__list_objects(&frames->objects);
 }
 
 static int tm__dump_frames_try(const tm_snapshot *snapshot, tm__dump_frames *frames)

@@ -4,7 +4,7 @@
 set -eu
 need="pkg-config gcc g++ libstb-dev libsqlite3-dev libcmocka-dev zlib1g-dev clang libclang-rt-dev python3
   libunwind-dev libdw-dev elfutils valgrind heaptrack chromium golang-go nodejs npm
-  sqlite3"
+  sqlite3 libc6-dbg"
 missing=""
 for pkg in $need; do
   # A nodejs package from NodeSource carries npm itself and conflicts with Debian's npm.

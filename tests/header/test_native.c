@@ -56,7 +56,9 @@ static int chain_mismatch(const tm_traceback *tb, const char *file, const char *
         return 1;
     for (i = 0; i < depth; i++) {
         const tm_frame *f = &tb->frames[1 + i];
-        if (1 + i >= tb->nframe || f->filename || f->lineno || f->function || f->address != (uintptr_t)chain_returns[i]) return 2 + i;
+        if (1 + i >= tb->nframe || f->filename || f->lineno || f->function
+            || f->address != (uintptr_t)chain_returns[i])
+            return 2 + i;
     }
     return 0;
 }
@@ -261,8 +263,17 @@ static void total_nframe_stops_at_the_cap(void **state)
     }
 }
 
-/* One interned traceback per stack: the same stack gives the same traceback, another stack (a
-   call from another line) another one, and a clear forgets them all. */
+/* fp_chain called from one place: with a limit of 4, its stack leaves out where one_site was
+   called from (a compiler may unroll a loop of calls into several call sites). */
+CHAIN_FUNCTION static void *one_site(void)
+{
+    void *p = fp_chain(CHAIN_MALLOC);
+    KEEP(p);
+    return p;
+}
+
+/* One interned traceback per stack: the same stack gives the same traceback, another stack
+   another one, and a clear forgets them all. */
 static void same_stack_same_traceback(void **state)
 {
     const tm_traceback *first = NULL, *other;
@@ -270,17 +281,19 @@ static void same_stack_same_traceback(void **state)
     int i;
     (void)state;
     unwind_afresh(TM_UNWIND_FP);
-    tm_start(16);
+    tm_start(4);
     for (i = 0; i < 3; i++) {
-        blocks[i] = fp_chain(CHAIN_MALLOC);
+        blocks[i] = one_site();
         if (i == 0) first = tm_get_object_traceback(blocks[0]);
         assert_ptr_equal(tm_get_object_traceback(blocks[i]), first);
     }
-    p = fp_chain(CHAIN_MALLOC); /* another line of this function */
+    assert_int_equal(first->nframe, 4);
+    p = fp_chain(CHAIN_MALLOC); /* from here, not from one_site */
     other = tm_get_object_traceback(p);
     assert_non_null(other);
     assert_ptr_not_equal(other, first);
     assert_chain(other, chain_fp_file, "fp_c", 3);
+    assert_ptr_equal((void *)other->frames[3].address, chain_returns[2]);
     for (i = 0; i < 3; i++) free(blocks[i]);
     free(p);
     tm_clear_traces();
@@ -289,22 +302,26 @@ static void same_stack_same_traceback(void **state)
     free(p);
 }
 
-/* More stacks than the thread's cache holds, twice: every one finds its own traceback again
-   (stacks that differ only in depth past the limit differ in total_nframe). */
+/* More stacks than the thread's cache holds, twice: every one finds its own traceback again.
+   Within the limit they all hold the same frames (fp_recurse's); they differ in total_nframe. */
 static void many_stacks_through_the_thread_cache(void **state)
 {
-    enum { STACKS = 300 };
+    enum { STACKS = 300, LIMIT = 8 };
     static void *blocks[STACKS];
     static const tm_traceback *tracebacks[STACKS];
-    int m, i;
+    int m, i, f;
     (void)state;
     for (m = 0; m < 2; m++) {
         unwind_afresh(modes[m]);
-        tm_start(8);
+        tm_start(LIMIT);
         for (i = 0; i < STACKS; i++) {
-            blocks[i] = fp_recurse(i % 150);
+            blocks[i] = fp_recurse(LIMIT + i % 150);
             tracebacks[i] = tm_get_object_traceback(blocks[i]);
             assert_non_null(tracebacks[i]);
+            assert_int_equal(tracebacks[i]->nframe, LIMIT);
+            assert_int_equal(tracebacks[i]->frames[0].lineno, chain_line);
+            for (f = 2; f < LIMIT; f++)
+                assert_int_equal(tracebacks[i]->frames[f].address, tracebacks[i]->frames[1].address);
             if (i >= 150) assert_ptr_equal(tracebacks[i], tracebacks[i - 150]);
             else if (i) assert_int_equal(tracebacks[i]->total_nframe, tracebacks[i - 1]->total_nframe + 1);
         }
