@@ -123,17 +123,21 @@ NATIVE STACKS (tm_start(N), N > 1)
    which must then be built with frame pointers too for fp.
 
 MEMORY OVER TIME (on by default; every dump holds it as TIME, PEAK and ALOC, docs/FORMAT.md)
-   timeline      samples of (time, traced bytes, RSS): every 10 ms while the program allocates,
-                 whenever the traced memory moved by more than 1% of the peak, and one when a
-                 snapshot is taken; 4096 at most (then neighbours merge, keeping the higher one);
-                 times have the kernel tick's resolution (CLOCK_MONOTONIC_COARSE, 1-4 ms)
+   timeline      samples of (time, traced bytes, RSS): every 10 ms while the program allocates
+                 (checked every 256th allocation of a thread), whenever an allocation finds the
+                 traced memory moved by more than 1% of the peak since the last sample (a fall
+                 made by frees alone shows at the next allocation), and one when a snapshot is
+                 taken; 4096 at most (then neighbours merge, keeping the higher one); times have
+                 the kernel tick's resolution (CLOCK_MONOTONIC_COARSE, 1-4 ms)
    peak contents per traceback, the blocks live at the peak and their bytes, to within 1% of
                  the peak (massif's rule); tm_reset_peak and tm_clear_traces start them afresh
    totals        per traceback, the blocks allocated since start (or tm_clear_traces), freed or
                  not, their bytes, and the temporaries: blocks freed before the same thread's
                  next traced allocation (heaptrack's rule)
-   They cost a tally per traceback and ~2 ns a malloc/free pair (make bench). tm_set_timeline(1)
-   after tm_set_timeline(0) starts the totals afresh, counting the blocks live then.
+   They cost a 64-byte tally per traceback and ~2 ns a malloc/free pair (make bench). The
+   tallies count even while switched off, which spares the samples, the peak's copies and the
+   dump's sections, not those two nanoseconds; switched on again, the peak's contents start
+   from that moment's.
 
 REVISION HISTORY
    0.1.0  (2026-11-25) first release: call-site tracing, domains, snapshots, dump format 1
@@ -925,6 +929,10 @@ typedef struct tm__thread {
     void **frames;
     int nframe, total;
     struct tm__stack_entry cache[TM__STACK_CACHE];
+    /* TRACEMALLOC_LIBDW: the last cached-CFI walk, step by step (steps[0]; steps[1] is spare) */
+    struct tm__cfi_step *steps[2];
+    int steps_capacity, nsteps, steps_max, steps_capped;
+    unsigned steps_flushes;
 } tm__thread;
 
 static struct tm__unwind {
@@ -949,6 +957,10 @@ static TM__THREAD tm__thread *tm__self;
 #include <execinfo.h>
 #endif
 #include <link.h>
+#if defined(TRACEMALLOC_LIBDW) && defined(__x86_64__)
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#endif
 /* struct dl_phdr_info and some pthread calls are GNU or POSIX extensions that strict ISO modes
    hide; the layout below is the one glibc documents, and the functions exist. */
 #if defined(__USE_GNU)
@@ -978,6 +990,8 @@ static void tm__thread_free(void *self)
     for (i = 0; i < TM__STACK_CACHE; i++) tm__raw_free(t->cache[i].frames);
     tm__raw_free(t->raw);
     tm__raw_free(t->other);
+    tm__raw_free(t->steps[0]);
+    tm__raw_free(t->steps[1]);
     tm__raw_free(t);
     if (tm__self == t) tm__self = NULL;
     tm__busy = busy;
@@ -1047,9 +1061,312 @@ TM__NOINLINE int tm__walk_fp(const tm__thread *t, void **out, int max)
     return n;
 }
 
-/* DWARF: libunwind with its per-thread cache, or the C library's backtrace (libgcc's unwinder). */
-TM__NOINLINE int tm__walk_dwarf(void **out, int max)
+#if defined(TRACEMALLOC_LIBDW) && defined(__x86_64__)
+#define TM__CFI 1
+/* dwarf, cached (TRACEMALLOC_LIBDW, x86-64): the rule of each frame, read once per return
+   address from the object's .eh_frame with elfutils' libdw, then kept in a global table that
+   readers use without a lock; the walk applies the rules to the registers as libunwind would.
+   A frame whose rule is not a plain "CFA = rsp or rbp + offset, return address and rbp saved
+   at CFA + offset" (expressions, signal frames, no CFI, code outside any object) sends the
+   whole stack to libunwind (or backtrace): the stacks are libunwind's, at nearly fp's speed. */
+#define TM__CFI_BITS 16
+#define TM__CFI_SIZE (1u << TM__CFI_BITS)
+enum { TM__CFI_STEP = 1, TM__CFI_END, TM__CFI_OTHER };       /* rule kinds */
+enum { TM__RBP_SAME = 0, TM__RBP_SAVED, TM__RBP_UNDEFINED }; /* what the caller's rbp is */
+
+typedef union tm__cfi_rule {
+    struct {
+        int16_t cfa_offset, ra_offset, rbp_offset; /* CFA = base + cfa_offset; the others from CFA */
+        uint8_t kind, base_rbp : 1, rbp : 2;
+    } r;
+    uint64_t bits; /* published whole */
+} tm__cfi_rule;
+
+static struct tm__cfi {
+    uint64_t key[TM__CFI_SIZE]; /* the address looked up (0: empty), written after the rule */
+    uint64_t rule[TM__CFI_SIZE];
+    int lock;                   /* taken with a try: a thread that finds it held uses libunwind */
+    int pid;                    /* whose maps dwfl holds (a forked child reports its own) */
+    unsigned long long subs;    /* objects unloaded when dwfl was last reported */
+    unsigned flushes;           /* rules forgotten (an object unloaded): walks recorded before are stale */
+    Dwfl *dwfl;
+} tm__cfi;
+
+static const Dwfl_Callbacks tm__cfi_callbacks = {dwfl_linux_proc_find_elf, dwfl_standard_find_debuginfo, NULL, NULL};
+
+/* dl_phdr_info's counters of loads and unloads (glibc's layout, present when size says so). */
+struct tm__object_counts {
+    ElfW(Addr) addr;
+    const char *name;
+    const ElfW(Phdr) *phdr;
+    ElfW(Half) phnum;
+    unsigned long long adds, subs;
+};
+
+static int tm__unloads(tm__object *object, size_t size, void *data)
 {
+    if (size >= sizeof(struct tm__object_counts))
+        *(unsigned long long *)data = ((struct tm__object_counts *)(void *)object)->subs;
+    return 1;
+}
+
+static uint32_t tm__cfi_slot(uintptr_t pc)
+{
+    return (uint32_t)(((uint64_t)pc * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - TM__CFI_BITS));
+}
+
+/* dwfl's view of the process, made or remade (after a fork, or an object unloaded: then the
+   rules kept for its addresses are forgotten too). Under tm__cfi.lock. */
+static int tm__cfi_report(int again)
+{
+    unsigned long long subs = tm__cfi.subs;
+    int pid = getpid();
+    (void)tm__each_object(tm__unloads, &subs);
+    if (tm__cfi.dwfl && pid == tm__cfi.pid && subs == tm__cfi.subs && !again) return 0;
+    if (subs != tm__cfi.subs) {
+        uint32_t i;
+        for (i = 0; i < TM__CFI_SIZE; i++) __atomic_store_n(&tm__cfi.key[i], 0, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&tm__cfi.flushes, 1, __ATOMIC_RELEASE);
+    }
+    if (tm__cfi.dwfl && pid != tm__cfi.pid) {
+        dwfl_end(tm__cfi.dwfl);
+        tm__cfi.dwfl = NULL;
+    }
+    if (!tm__cfi.dwfl && !(tm__cfi.dwfl = dwfl_begin(&tm__cfi_callbacks))) return -1;
+    tm__cfi.pid = pid, tm__cfi.subs = subs;
+    dwfl_report_begin(tm__cfi.dwfl);
+    if (dwfl_linux_proc_report(tm__cfi.dwfl, pid) != 0) {
+        dwfl_report_end(tm__cfi.dwfl, NULL, NULL);
+        return -1;
+    }
+    return dwfl_report_end(tm__cfi.dwfl, NULL, NULL) == 0 ? 0 : -1;
+}
+
+/* Where a register is kept, as dwarf_frame_register says it: 0 same value, 1 saved at CFA +
+   *offset, 2 undefined, -1 anything else (a value, an expression, another register). */
+static int tm__cfi_where(Dwarf_Frame *frame, int regno, int16_t *offset)
+{
+    Dwarf_Op mem[3], *ops = NULL;
+    size_t nops = 0;
+    int64_t value;
+    if (dwarf_frame_register(frame, regno, mem, &ops, &nops) != 0) return -1; /* 1: a value */
+    if (nops == 0) return ops ? 2 : 0; /* ops_mem: undefined; NULL: same value (libdw.h) */
+    if (ops[0].atom != DW_OP_call_frame_cfa || nops > 2) return -1;
+    if (nops == 1) return *offset = 0, 1;
+    if (ops[1].atom != DW_OP_plus_uconst) return -1;
+    value = (int64_t)ops[1].number;
+    if (value < INT16_MIN || value > INT16_MAX) return -1;
+    *offset = (int16_t)value;
+    return 1;
+}
+
+/* The rule of the frame at pc from the call frame information. Under tm__cfi.lock, with the
+   tracker's guard up (libdw allocates). */
+static tm__cfi_rule tm__cfi_lookup(uintptr_t pc)
+{
+    tm__cfi_rule rule;
+    Dwfl_Module *module;
+    Dwarf_CFI *cfi;
+    Dwarf_Frame *frame = NULL;
+    Dwarf_Addr bias;
+    Dwarf_Op *ops;
+    size_t nops;
+    Dwarf_Addr start, end;
+    bool signal = 0;
+    int64_t base = -1, offset = 0;
+    memset(&rule, 0, sizeof rule);
+    rule.r.kind = TM__CFI_OTHER;
+    if (tm__cfi_report(0) != 0) return rule;
+    if (!(module = dwfl_addrmodule(tm__cfi.dwfl, pc))) { /* loaded since (dlopen)? */
+        if (tm__cfi_report(1) != 0 || !(module = dwfl_addrmodule(tm__cfi.dwfl, pc))) return rule;
+    }
+    if (!(cfi = dwfl_module_eh_cfi(module, &bias)) || dwarf_cfi_addrframe(cfi, pc - bias, &frame) != 0) return rule;
+    if (dwarf_frame_info(frame, &start, &end, &signal) != 16 || signal) goto done;
+    if (dwarf_frame_cfa(frame, &ops, &nops) != 0 || nops != 1) goto done;
+    if (ops[0].atom == DW_OP_bregx) base = (int64_t)ops[0].number, offset = (int64_t)ops[0].number2;
+    else if (ops[0].atom >= DW_OP_breg0 && ops[0].atom <= DW_OP_breg31)
+        base = ops[0].atom - DW_OP_breg0, offset = (int64_t)ops[0].number;
+    if ((base != 6 && base != 7) || offset < 0 || offset > INT16_MAX) goto done;
+    switch (tm__cfi_where(frame, 16, &rule.r.ra_offset)) {
+    case 2: rule.r.kind = TM__CFI_END; goto done; /* the outermost frame (_start, clone) */
+    case 1: break;
+    default: goto done;
+    }
+    switch (tm__cfi_where(frame, 6, &rule.r.rbp_offset)) {
+    case 0: rule.r.rbp = TM__RBP_SAME; break;
+    case 1: rule.r.rbp = TM__RBP_SAVED; break;
+    case 2: rule.r.rbp = TM__RBP_UNDEFINED; break;
+    default: goto done;
+    }
+    rule.r.kind = TM__CFI_STEP;
+    rule.r.base_rbp = base == 6;
+    rule.r.cfa_offset = (int16_t)offset;
+done:
+    free(frame);
+    return rule;
+}
+
+/* The rule for pc: from the table, else looked up and published: key 0, rule, key (a seqlock
+   without fences: a reader who read a newer rule sees the key changed when it checks again).
+   kind 0: not known, and the lock was busy. */
+static tm__cfi_rule tm__cfi_rule_of(uintptr_t pc)
+{
+    uint32_t slot = tm__cfi_slot(pc);
+    tm__cfi_rule rule;
+    if (__atomic_load_n(&tm__cfi.key[slot], __ATOMIC_ACQUIRE) == pc) {
+        rule.bits = __atomic_load_n(&tm__cfi.rule[slot], __ATOMIC_ACQUIRE); /* before the check */
+        if (__atomic_load_n(&tm__cfi.key[slot], __ATOMIC_RELAXED) == pc) return rule;
+    }
+    rule.bits = 0;
+    if (__atomic_exchange_n(&tm__cfi.lock, 1, __ATOMIC_ACQUIRE)) return rule;
+    rule = tm__cfi_lookup(pc);
+    __atomic_store_n(&tm__cfi.key[slot], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&tm__cfi.rule[slot], rule.bits, __ATOMIC_RELEASE); /* after the key's 0 */
+    __atomic_store_n(&tm__cfi.key[slot], (uint64_t)pc, __ATOMIC_RELEASE);
+    __atomic_store_n(&tm__cfi.lock, 0, __ATOMIC_RELEASE);
+    return rule;
+}
+
+/* One frame of a walk: its registers, and the stack words the step to its caller read. */
+struct tm__cfi_step {
+    uintptr_t ip, sp, bp, bp_known;
+    uintptr_t ra_at, ra;     /* the caller's ip was read at ra_at (0: not read, the last frame) */
+    uintptr_t bp_at, bp_was; /* the caller's rbp was read at bp_at (0: not read) */
+};
+
+/* The steps of a recorded walk would read what they read then: the walk from their first
+   frame's registers gives the same frames again (the rules of those addresses are unchanged). */
+__attribute__((no_sanitize_address))
+static int tm__cfi_unchanged(const struct tm__cfi_step *step, int n)
+{
+    int i, same = 1;
+    for (i = 0; i < n; i++) {
+        same &= !step[i].ra_at || *(const uintptr_t *)step[i].ra_at == step[i].ra;
+        same &= !step[i].bp_at || *(const uintptr_t *)step[i].bp_at == step[i].bp_was;
+    }
+    return same;
+}
+
+/* Walks the stack with the rules from this function's own registers (read in one statement);
+   every read stays inside the thread's stack. Each step is recorded: when a frame has the
+   registers a frame of the previous walk had, and every stack word that walk read from there on
+   still holds, the rest of the stack is that walk's, taken without the rules' chain of dependent
+   loads (a stack seen before costs a compare per frame, as fp's walk). Returns the frames found,
+   or -1 when a frame's rule is not one it applies (or a read would leave the stack): libunwind
+   then walks it all. */
+__attribute__((no_sanitize_address)) /* a frame may sit next to another's redzone */
+TM__NOINLINE int tm__walk_cfi(tm__thread *t, void **out, int max)
+{
+    uintptr_t ip, sp, bp, lo, hi;
+    int n = 0, bp_known = 1, j = 0, last = 0, ended = 0;
+    unsigned flushes = __atomic_load_n(&tm__cfi.flushes, __ATOMIC_ACQUIRE);
+    struct tm__cfi_step *before, *now;
+    if (t->stack_state == 0) tm__thread_stack(t);
+    if (t->stack_state != 1) return -1;
+    if (t->steps_capacity < max) {
+        int i;
+        for (i = 0; i < 2; i++) {
+            struct tm__cfi_step *grown = (struct tm__cfi_step *)tm__raw_realloc(t->steps[i], (size_t)max * sizeof *grown);
+            if (!grown) return t->nsteps = 0, -1;
+            t->steps[i] = grown;
+        }
+        t->steps_capacity = max;
+    }
+    before = t->steps[0], now = t->steps[1];
+    if (t->steps_flushes == flushes) last = t->nsteps;
+    lo = t->stack_lo, hi = t->stack_hi - sizeof(uintptr_t);
+    __asm__ __volatile__("leaq 1f(%%rip), %0\n1:\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2" : "=r"(ip), "=r"(sp), "=r"(bp));
+    if (sp < lo || sp > hi) return -1; /* on another stack (sigaltstack, a coroutine's) */
+    t->nsteps = 0; /* until this walk is recorded */
+    while (n < max && ip) {
+        struct tm__cfi_step *step = &now[n];
+        tm__cfi_rule rule;
+        uintptr_t cfa, at;
+        while (j < last && before[j].sp < sp) j++;
+        if (j < last && before[j].sp == sp && before[j].ip == ip && (j == 0) == (n == 0)
+            && before[j].bp_known == (uintptr_t)bp_known && (!bp_known || before[j].bp == bp)
+            && (!t->steps_capped || (j == n && t->steps_max == max)) && tm__cfi_unchanged(before + j, last - j)) {
+            int rest = last - j < max - n ? last - j : max - n, i;
+            for (i = 0; i < rest; i++) out[n + i] = (void *)before[j + i].ip;
+            if (j == n) { /* the same frames below: keep the record, with this walk's first ones */
+                memcpy(before, now, (size_t)n * sizeof *now);
+            } else {
+                memcpy(now + n, before + j, (size_t)rest * sizeof *now);
+                t->steps[0] = now, t->steps[1] = before;
+            }
+            t->steps_capped = t->steps_capped || rest < last - j;
+            t->steps_max = max, t->steps_flushes = flushes;
+            t->nsteps = n + rest;
+            return n + rest;
+        }
+        rule = tm__cfi_rule_of(n ? ip - 1 : ip); /* a return address: its call's rule */
+        step->ip = ip, step->sp = sp, step->bp = bp, step->bp_known = (uintptr_t)bp_known;
+        step->ra_at = step->bp_at = 0;
+        out[n++] = (void *)ip;
+        if (rule.r.kind == TM__CFI_END) {
+            ended = 1;
+            break;
+        }
+        if (rule.r.kind != TM__CFI_STEP || (rule.r.base_rbp && !bp_known)) return -1;
+        cfa = (rule.r.base_rbp ? bp : sp) + (uintptr_t)rule.r.cfa_offset;
+        at = cfa + (uintptr_t)(intptr_t)rule.r.ra_offset;
+        if (cfa <= sp || at < lo || at > hi) return -1;
+        ip = *(const uintptr_t *)at;
+        step->ra_at = at, step->ra = ip;
+        if (rule.r.rbp == TM__RBP_SAVED) {
+            at = cfa + (uintptr_t)(intptr_t)rule.r.rbp_offset;
+            if (at < lo || at > hi) return -1;
+            bp = *(const uintptr_t *)at;
+            step->bp_at = at, step->bp_was = bp;
+        } else if (rule.r.rbp == TM__RBP_UNDEFINED) {
+            bp_known = 0;
+        }
+        sp = cfa;
+    }
+    t->steps[0] = now, t->steps[1] = before;
+    t->steps_capped = !ended && ip && n == max;
+    t->steps_max = max, t->steps_flushes = flushes;
+    t->nsteps = n;
+    return n;
+}
+#endif
+
+#if defined(TM__CFI) && defined(TRACEMALLOC_LIBDW_CHECK)
+/* Tests only: every stack the cached rules walked is walked by libunwind too and compared, past
+   the tracker's own frames (where the two unwinders' own frames differ). */
+unsigned long tm__cfi_checked, tm__cfi_mismatched, tm__cfi_fallbacks;
+static int tm__first_frame(void **raw, int n, uintptr_t anchor);
+static void tm__cfi_check(tm__thread *t, void **cfi, int n, int max)
+{
+    int m = unw_backtrace(t->other, max), i = tm__first_frame(cfi, n, 0), j = tm__first_frame(t->other, m, 0);
+    int same = (n == max || m == max || n - i == m - j);
+    int k, common = n - i < m - j ? n - i : m - j;
+    for (k = 0; same && k < common; k++) same = cfi[i + k] == t->other[j + k];
+    __atomic_add_fetch(&tm__cfi_checked, 1, __ATOMIC_RELAXED);
+    if (!same && __atomic_add_fetch(&tm__cfi_mismatched, 1, __ATOMIC_RELAXED) <= 3) {
+        fprintf(stderr, "tracemalloc: cached CFI walk differs from libunwind's:\n  cfi:");
+        for (k = i; k < n; k++) fprintf(stderr, " %p", cfi[k]);
+        fprintf(stderr, "\n  libunwind:");
+        for (k = j; k < m; k++) fprintf(stderr, " %p", t->other[k]);
+        fprintf(stderr, "\n");
+    }
+}
+#endif
+
+/* DWARF: the cached rules (TRACEMALLOC_LIBDW), else or when they do not apply libunwind with its
+   per-thread cache, or the C library's backtrace (libgcc's unwinder). */
+TM__NOINLINE int tm__walk_dwarf(tm__thread *t, void **out, int max)
+{
+#ifdef TM__CFI
+    int n = t ? tm__walk_cfi(t, out, max) : -1;
+#ifdef TRACEMALLOC_LIBDW_CHECK
+    if (n >= 0) tm__cfi_check(t, out, n, max);
+    else if (t) __atomic_add_fetch(&tm__cfi_fallbacks, 1, __ATOMIC_RELAXED);
+#endif
+    if (n >= 0) return n;
+#else
+    (void)t;
+#endif
 #ifdef TRACEMALLOC_LIBUNWIND
     return unw_backtrace(out, max);
 #else
@@ -1068,7 +1385,7 @@ static void tm__unwind_prepare(void)
 #ifdef TRACEMALLOC_LIBUNWIND
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 #endif
-    (void)tm__walk_dwarf(frames, 4);
+    (void)tm__walk_dwarf(NULL, frames, 4);
     tm__busy = busy;
 }
 
@@ -1160,11 +1477,15 @@ TM__NOINLINE tm__thread *tm__capture(uintptr_t anchor)
     if (!(t = tm__thread_get())) return NULL;
     how = tm__unwinder(t);
     if (how != TM_UNWIND_FP && !__atomic_load_n(&tm__unwind.prepared, __ATOMIC_RELAXED)) tm__unwind_prepare();
-    n = how == TM_UNWIND_FP ? tm__walk_fp(t, t->raw, t->capacity) : tm__walk_dwarf(t->raw, t->capacity);
+    n = how == TM_UNWIND_FP ? tm__walk_fp(t, t->raw, t->capacity) : tm__walk_dwarf(t, t->raw, t->capacity);
     first = tm__first_frame(t->raw, n, anchor);
+    t->frames = t->raw;
     if (how == TM_UNWIND_AUTO) {
         int m = tm__walk_fp(t, t->other, t->capacity), other = tm__first_frame(t->other, m, anchor);
         if (first >= 0 && other >= 0 && tm__fp_agrees(t->other + other, m - other, t->raw + first, n - first)) {
+            /* Record what fp found, so that a stack is the same traceback before and after auto
+               settles on fp (fp may stop a few frames earlier). */
+            t->frames = t->other, first = other, n = m;
             if (__atomic_add_fetch(&tm__unwind.agreements, 1, __ATOMIC_RELAXED) >= TM__AUTO_CHECKS) {
                 int undecided = 0;
                 __atomic_compare_exchange_n(&tm__unwind.chosen, &undecided, TM_UNWIND_FP, 0, __ATOMIC_RELAXED,
@@ -1176,7 +1497,7 @@ TM__NOINLINE tm__thread *tm__capture(uintptr_t anchor)
     }
     if (first < 0) return NULL;
     if (limit < 0) limit = 0; /* tracing restarted meanwhile */
-    t->frames = t->raw + first;
+    t->frames += first;
     t->total = n - first + (anchor != 0);
     t->nframe = n - first < limit ? n - first : limit;
     return t;
@@ -1273,23 +1594,29 @@ TM__INLINE uint32_t tm__stack_traceback(tm__thread *t, const char *file, unsigne
 /* ---------------------------------------------------------------------------------------------- */
 /* Traced memory                                                                                  */
 /* ---------------------------------------------------------------------------------------------- */
-/* Returns the traced memory after the addition. */
+/* Returns the traced memory after the addition; owned is tm__owned (see tm__put_as). */
 TM__INLINE size_t tm__count_traced_as(size_t size, int owned)
 {
     size_t current, peak;
-    if (owned) __atomic_store_n(&tm__state.current, __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED) + size, __ATOMIC_RELAXED);
-    else __atomic_add_fetch(&tm__state.current, size, __ATOMIC_RELAXED);
-    current = __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED);
-    peak = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED);
     if (owned) {
-        if (current > peak) __atomic_store_n(&tm__state.peak, current, __ATOMIC_RELAXED);
+        current = __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED) + size;
+        __atomic_store_n(&tm__state.current, current, __ATOMIC_RELAXED);
+        if (current > __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED))
+            __atomic_store_n(&tm__state.peak, current, __ATOMIC_RELAXED);
         return current;
     }
+    current = __atomic_add_fetch(&tm__state.current, size, __ATOMIC_RELAXED);
+    peak = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED);
     while (current > peak
            && !__atomic_compare_exchange_n(&tm__state.peak, &peak, current, 1, __ATOMIC_RELAXED,
                                            __ATOMIC_RELAXED)) {
     }
     return current;
+}
+
+TM__INLINE size_t tm__count_traced(size_t size)
+{
+    return tm__count_traced_as(size, tm__owned);
 }
 
 static void tm__count_untraced(size_t size)
@@ -1302,9 +1629,9 @@ static void tm__count_untraced(size_t size)
 /* History: the timeline, the peak's contents and the allocation totals (the dump's TIME, PEAK    */
 /* and ALOC). Each traceback has a tally, updated where the trace is (under its shard's lock, or  */
 /* stb_lock for the table of others), so that with every lock held the tallies add up to current. */
-/* An operation pays two counter adds and a compare; the rest (samples, copying the peak) runs in */
-/* tm__watch, when the traced memory leaves (watch_low, watch_high] or at every 64th allocation   */
-/* of a traceback, which reads the clock.                                                         */
+/* An operation pays two adds on a tally (and an allocation a compare); the rest (samples, copying */
+/* the peak) runs in tm__watch, when an allocation finds the traced memory out of the window or  */
+/* is its thread's TM__TICK-th, which reads the clock.                                            */
 /* ---------------------------------------------------------------------------------------------- */
 #ifdef __linux__
 #define TM__CLOCK_REALTIME 0          /* the kernel's ABI, <linux/time.h> */
@@ -1316,12 +1643,14 @@ static void tm__count_untraced(size_t size)
 #endif
 #define TM__SAMPLE_NS 10000000u /* 10 ms between samples, and between two reads of the RSS */
 #define TM__SAMPLES 4096        /* the timeline's bound (96 KB); then neighbours merge */
-#define TM__TICK 64             /* a traceback's every 64th allocation looks at the clock */
+#define TM__TICK 256            /* a thread's every 256th allocation looks at the clock (~25 ns) */
 
-/* A traceback's figures in one domain; 64 bytes, so an index is a shift. */
+/* A traceback's figures in one domain; 64 bytes, so an index is a shift. Allocated since start
+   or clear, and of them, freed (live is the difference: two adds on each side). Interleaved:
+   side by side, the compiler turns an operation's two adds into a slower vector add. */
 typedef struct tm__tally {
-    size_t count, size;             /* allocated since start or clear */
-    size_t freed_count, freed_size; /* of them, freed: live is the difference (two adds a side) */
+    size_t count, freed_count;
+    size_t size, freed_size;
     size_t temporaries;             /* freed before their thread's next traced allocation */
     size_t peak_count, peak_size;   /* live when the peak was last recorded */
     size_t unused;
@@ -1340,8 +1669,8 @@ typedef struct tm__group {
 static struct tm__history {
     /* read by every operation */
     TM__LINE int off;        /* TRACEMALLOC_TIMELINE=0, tm_set_timeline(0) */
-    size_t watch_high;       /* the traced memory above this or below watch_low: tm__watch */
-    size_t watch_low;
+    size_t watch_low;        /* the traced memory outside [low, low + span] at an allocation: */
+    size_t watch_span;       /* tm__watch has work (one compare: current - low > span) */
     /* under lock (tm__lock_all takes it, after the shards'), read by the snapshot */
     TM__LINE int lock;
     tm__tally *tallies;      /* domain 0, by traceback id: one array, so an index is an add (a
@@ -1359,9 +1688,10 @@ static struct tm__history {
     tm__sample samples[TM__SAMPLES];
 } tm__history;
 
-/* The last block this thread traced, for heaptrack's temporaries. */
-static TM__THREAD uintptr_t tm__last_ptr = UINTPTR_MAX;
-static TM__THREAD unsigned tm__last_domain;
+/* The last block this thread traced (address ^ domain), for heaptrack's temporaries; and the
+   allocations it makes before it next looks at the clock. */
+static TM__THREAD uintptr_t tm__last_block = UINTPTR_MAX;
+static TM__THREAD int tm__countdown;
 
 TM__NOINLINE void tm__watch(void);
 
@@ -1371,18 +1701,7 @@ TM__INLINE int tm__history_on(void)
     return !__atomic_load_n(&tm__history.off, __ATOMIC_RELAXED);
 }
 
-/* tm__counter_add and _sub returning the new value, with tm__owned read once by the caller:
-   the compiler cannot tell that the stores between two reads leave it alone (measured: the
-   reloads cost 1 ns a malloc/free pair). */
-TM__INLINE size_t tm__add_as(size_t *counter, size_t value, int owned)
-{
-    size_t n;
-    if (!owned) return __atomic_add_fetch(counter, value, __ATOMIC_RELAXED);
-    n = __atomic_load_n(counter, __ATOMIC_RELAXED) + value;
-    __atomic_store_n(counter, n, __ATOMIC_RELAXED);
-    return n;
-}
-
+/* tm__counter_sub returning the new value, with tm__owned given (see tm__put_as). */
 TM__INLINE size_t tm__sub_as(size_t *counter, size_t value, int owned)
 {
     size_t n;
@@ -1419,36 +1738,44 @@ static int tm__tally_reserve(uint32_t tb)
     return 0;
 }
 
+/* A tally's counter: for the owner a plain add, one instruction on memory (no other thread
+   reads a tally without the locks the owner's operations make wait), atomic when shared. Every
+   instruction shows on the churn: the hooks below are the ones a malloc/free pair pays. */
+TM__INLINE void tm__tally_add(size_t *counter, size_t value, int owned)
+{
+    if (owned) *counter += value;
+    else __atomic_add_fetch(counter, value, __ATOMIC_RELAXED);
+}
+
 /* A traced allocation, under the lock of its table; returns 1 when tm__watch has work. */
 TM__INLINE int tm__history_alloc(tm__tally *t, unsigned domain, uintptr_t ptr, size_t size, size_t current,
                                  int owned)
 {
-    size_t n = tm__add_as(&t->count, 1, owned);
-    tm__add_as(&t->size, size, owned);
-    tm__last_ptr = ptr;
-    tm__last_domain = domain;
-    return (n & (TM__TICK - 1)) == 0 || current > __atomic_load_n(&tm__history.watch_high, __ATOMIC_RELAXED);
+    tm__tally_add(&t->count, 1, owned);
+    tm__tally_add(&t->size, size, owned);
+    tm__last_block = ptr ^ domain;
+    return --tm__countdown < 0
+        || current - __atomic_load_n(&tm__history.watch_low, __ATOMIC_RELAXED)
+               > __atomic_load_n(&tm__history.watch_span, __ATOMIC_RELAXED);
 }
 
-/* A trace removed, under the lock of its table; returns 1 when tm__watch has work. */
-TM__INLINE int tm__history_free(tm__tally *t, unsigned domain, uintptr_t ptr, size_t size, size_t current,
-                                int owned)
+/* A trace removed, under the lock of its table. The traced memory is not watched here (that cost
+   0.8 ns a pair): a fall shows at the thread's next allocation, or in the snapshot's sample. */
+TM__INLINE void tm__history_free(tm__tally *t, unsigned domain, uintptr_t ptr, size_t size, int owned)
 {
-    tm__add_as(&t->freed_count, 1, owned);
-    tm__add_as(&t->freed_size, size, owned);
-    if (TM__UNLIKELY(ptr == tm__last_ptr) && domain == tm__last_domain) {
-        tm__add_as(&t->temporaries, 1, owned);
-        tm__last_ptr = UINTPTR_MAX;
+    tm__tally_add(&t->freed_count, 1, owned);
+    tm__tally_add(&t->freed_size, size, owned);
+    if (TM__UNLIKELY((ptr ^ domain) == tm__last_block)) {
+        tm__tally_add(&t->temporaries, 1, owned);
+        tm__last_block = UINTPTR_MAX;
     }
-    return current < __atomic_load_n(&tm__history.watch_low, __ATOMIC_RELAXED);
 }
 
 /* A block of domain 0 traced anew at an address already traced: the old trace was freed unseen. */
 TM__NOINLINE void tm__history_replaced(uintptr_t ptr, uint64_t packed)
 {
-    if (tm__history_on())
-        (void)tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), 0, ptr, (size_t)(packed & TM__SIZE_MAX),
-                               0, tm__owned);
+    tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), 0, ptr, (size_t)(packed & TM__SIZE_MAX),
+                     tm__owned);
 }
 
 /* The tally of (domain, tb) in the table of others, added if missing (may jump: tm__TRY), or
@@ -1599,7 +1926,7 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
         tm__spin_unlock(&tm__state.stb_lock);
         return 0;
     }
-    if (tm__history_on() && !tm__other_tally_try(domain, tb)) { /* first: nothing changed yet */
+    if (!tm__other_tally_try(domain, tb)) { /* first: nothing changed yet */
         tm__spin_unlock(&tm__state.stb_lock);
         return -1;
     }
@@ -1610,17 +1937,17 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
         entry.traceback = tb;
         i = hmgeti(tm__state.others, entry.key);
         if (i >= 0) {
-            tm__tally *old = tm__history_on() ? tm__other_tally(domain, tm__state.others[i].traceback, 0) : NULL;
+            tm__tally *old = tm__other_tally(domain, tm__state.others[i].traceback, 0);
             tm__counter_sub(&tm__state.current, tm__state.others[i].size);
-            if (old) (void)tm__history_free(old, domain, ptr, tm__state.others[i].size, 0, tm__owned);
+            if (old) tm__history_free(old, domain, ptr, tm__state.others[i].size, tm__owned);
         }
         hmputs(tm__state.others, entry);
         TM__END_TRY;
     }
     __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
     current = tm__count_traced(size);
-    tally = tm__history_on() ? tm__other_tally(domain, tb, 0) : NULL;
-    due = tally && tm__history_alloc(tally, domain, ptr, size, current, tm__owned);
+    tally = tm__other_tally(domain, tb, 0);
+    due = tm__history_alloc(tally, domain, ptr, size, current, tm__owned);
     tm__spin_unlock(&tm__state.stb_lock);
     if (due) tm__watch();
     return 0;
@@ -1632,21 +1959,17 @@ TM__NOINLINE int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, ui
     tm__other_key key = tm__other_key_of(domain, ptr);
     tm__tally *tally;
     ptrdiff_t i;
-    int due = 0;
     tm__spin_lock(&tm__state.stb_lock);
     i = hmgeti(tm__state.others, key);
     if (i >= 0) {
         *size = tm__state.others[i].size;
         *tb = tm__state.others[i].traceback;
         tm__counter_sub(&tm__state.current, *size);
-        if (tm__history_on() && (tally = tm__other_tally(domain, *tb, 0)))
-            due = tm__history_free(tally, domain, ptr, *size, __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED),
-                                   tm__owned);
+        if ((tally = tm__other_tally(domain, *tb, 0))) tm__history_free(tally, domain, ptr, *size, tm__owned);
         (void)hmdel(tm__state.others, key); /* shrinking frees, never allocates */
         __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
     }
     tm__spin_unlock(&tm__state.stb_lock);
-    if (due) tm__watch();
     return i >= 0;
 }
 
@@ -1654,8 +1977,10 @@ TM__NOINLINE int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, ui
 /* Traces: put and take, whatever table holds them.                                              */
 /* ---------------------------------------------------------------------------------------------- */
 
-/* Records a trace; returns 0, or -1 when the tracker has no memory left (the block is untraced). */
-TM__INLINE int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
+/* tm__put and tm__take come in two copies, the owner's and the shared one (owned a constant in
+   each): one test of tm__owned instead of one per lock, counter and tally (1 ns a pair). */
+TM__INLINE int tm__put_as(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation,
+                          int owned)
 {
     uint64_t h = tm__hash_pointer(ptr);
     tm__shard *s = tm__shard_of(h);
@@ -1664,13 +1989,13 @@ TM__INLINE int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb,
     int due;
     if (domain != TM_DOMAIN_MALLOC || (uint64_t)size > TM__SIZE_MAX || tb >= TM__TRACEBACK_MAX)
         return tm__other_put(domain, ptr, size, tb, generation);
-    tm__lock(&s->lock);
+    if (!owned) tm__spin_lock(&s->lock);
     if (TM__UNLIKELY(generation != tm__state.generation)) { /* cleared meanwhile */
-        tm__unlock(&s->lock);
+        if (!owned) tm__spin_unlock(&s->lock);
         return 0;
     }
     if (TM__UNLIKELY(s->count >= s->grow_at) && tm__shard_grow(s)) {
-        tm__unlock(&s->lock);
+        if (!owned) tm__spin_unlock(&s->lock);
         return -1;
     }
     slot = tm__shard_probe(s, ptr, h);
@@ -1682,41 +2007,58 @@ TM__INLINE int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb,
         tm__history_replaced(ptr, slot->packed);
     }
     slot->packed = (uint64_t)size | (uint64_t)tb << TM__SIZE_BITS;
-    current = tm__count_traced(size);
-    due = tm__history_on() && tm__history_alloc(tm__tally_of(tb), TM_DOMAIN_MALLOC, ptr, size, current);
-    tm__unlock(&s->lock);
+    current = tm__count_traced_as(size, owned);
+    due = tm__history_alloc(tm__tally_of(tb), TM_DOMAIN_MALLOC, ptr, size, current, owned);
+    if (!owned) tm__spin_unlock(&s->lock);
     if (TM__UNLIKELY(due)) tm__watch();
     return 0;
+}
+
+/* Records a trace; returns 0, or -1 when the tracker has no memory left (the block is untraced). */
+TM__INLINE int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
+{
+    return TM__LIKELY(tm__owned) ? tm__put_as(domain, ptr, size, tb, generation, 1)
+                                 : tm__put_as(domain, ptr, size, tb, generation, 0);
+}
+
+TM__INLINE int tm__take_as(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb, unsigned *generation,
+                           int owned)
+{
+    uint64_t h = tm__hash_pointer(ptr);
+    tm__shard *s = tm__shard_of(h);
+    tm__slot *slot;
+    if (domain == TM_DOMAIN_MALLOC) {
+        if (!owned) tm__spin_lock(&s->lock);
+        *generation = tm__state.generation;
+        slot = tm__shard_find(s, ptr, h);
+        if (slot) {
+            uint64_t packed = slot->packed; /* in registers: *size and *tb would go through memory */
+            size_t bytes = (size_t)(packed & TM__SIZE_MAX);
+            *size = bytes;
+            *tb = (uint32_t)(packed >> TM__SIZE_BITS);
+            (void)tm__sub_as(&tm__state.current, bytes, owned);
+            tm__shard_erase(s, slot);
+            tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), TM_DOMAIN_MALLOC, ptr, bytes, owned);
+        }
+        if (!owned) tm__spin_unlock(&s->lock);
+        if (slot) return 1;
+    }
+    if (!__atomic_load_n(&tm__state.others_count, __ATOMIC_RELAXED)) return 0;
+    *generation = __atomic_load_n(&tm__state.generation, __ATOMIC_RELAXED);
+    { /* through locals: with size and tb given away, the path above would store them for tm_free */
+        size_t other_size;
+        uint32_t other_tb;
+        if (!tm__other_take(domain, ptr, &other_size, &other_tb)) return 0;
+        *size = other_size, *tb = other_tb;
+        return 1;
+    }
 }
 
 /* Removes the trace of a block; returns 1 with its size, traceback and generation if there was one. */
 TM__INLINE int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb, unsigned *generation)
 {
-    uint64_t h = tm__hash_pointer(ptr);
-    tm__shard *s = tm__shard_of(h);
-    tm__slot *slot;
-    int due = 0;
-    if (domain == TM_DOMAIN_MALLOC) {
-        tm__lock(&s->lock);
-        *generation = tm__state.generation;
-        slot = tm__shard_find(s, ptr, h);
-        if (slot) {
-            uint64_t packed = slot->packed; /* in registers: *size and *tb would go through memory */
-            *size = (size_t)(packed & TM__SIZE_MAX);
-            *tb = (uint32_t)(packed >> TM__SIZE_BITS);
-            tm__counter_sub(&tm__state.current, *size);
-            tm__shard_erase(s, slot);
-            due = tm__history_on()
-               && tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), TM_DOMAIN_MALLOC, ptr,
-                                   (size_t)(packed & TM__SIZE_MAX));
-        }
-        tm__unlock(&s->lock);
-        if (TM__UNLIKELY(due)) tm__watch();
-        if (slot) return 1;
-    }
-    if (!__atomic_load_n(&tm__state.others_count, __ATOMIC_RELAXED)) return 0;
-    *generation = __atomic_load_n(&tm__state.generation, __ATOMIC_RELAXED);
-    return tm__other_take(domain, ptr, size, tb);
+    return TM__LIKELY(tm__owned) ? tm__take_as(domain, ptr, size, tb, generation, 1)
+                                 : tm__take_as(domain, ptr, size, tb, generation, 0);
 }
 
 /* Locks everything, in the one order every path follows: stb_ds, then the shards. */
@@ -1782,10 +2124,17 @@ static uint64_t tm__read_rss(void)
    history's lock. */
 static void tm__rewatch(void)
 {
-    size_t step = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED) / 100, last = tm__history.last_traced;
-    size_t high = last + step < tm__history.peak_next ? last + step : tm__history.peak_next;
-    __atomic_store_n(&tm__history.watch_high, high, __ATOMIC_RELAXED);
-    __atomic_store_n(&tm__history.watch_low, last > step ? last - step : 0, __ATOMIC_RELAXED);
+    size_t step, last = tm__history.last_traced, high, low;
+    if (!tm__history_on()) { /* nothing to watch: no allocation calls tm__watch but the TICK-th */
+        __atomic_store_n(&tm__history.watch_low, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&tm__history.watch_span, SIZE_MAX, __ATOMIC_RELAXED);
+        return;
+    }
+    step = __atomic_load_n(&tm__state.peak, __ATOMIC_RELAXED) / 100;
+    high = last + step < tm__history.peak_next ? last + step : tm__history.peak_next;
+    low = last > step ? last - step : 0;
+    __atomic_store_n(&tm__history.watch_low, low, __ATOMIC_RELAXED);
+    __atomic_store_n(&tm__history.watch_span, high > low ? high - low : 0, __ATOMIC_RELAXED);
 }
 
 /* Appends a sample. When the buffer is full, neighbours merge into the higher of the two and
@@ -1862,10 +2211,12 @@ static void tm__record_peak_locked(int force)
     tm__rewatch();
 }
 
-/* An operation saw the traced memory leave the window, or a traceback's 64th allocation. */
+/* An operation saw the traced memory leave the window, or its thread's TM__TICK allocations. */
 TM__NOINLINE void tm__watch(void)
 {
-    if (__atomic_load_n(&tm__state.current, __ATOMIC_RELAXED) > __atomic_load_n(&tm__history.peak_next, __ATOMIC_RELAXED)) {
+    if (tm__countdown < 0) tm__countdown = TM__TICK - 1;
+    if (tm__history_on()
+        && __atomic_load_n(&tm__state.current, __ATOMIC_RELAXED) > __atomic_load_n(&tm__history.peak_next, __ATOMIC_RELAXED)) {
         tm__lock_all();
         if (tm__history_on()) {
             tm__record_peak_locked(0);
@@ -1876,6 +2227,7 @@ TM__NOINLINE void tm__watch(void)
     }
     tm__lock(&tm__history.lock);
     if (tm__history_on()) tm__sample_locked(0);
+    else tm__rewatch();
     tm__unlock(&tm__history.lock);
 }
 
@@ -1903,36 +2255,6 @@ static void tm__history_clear_locked(void)
     tm__history.ntallies = 0;
     hmfree(tm__history.others);
     tm__history_restart();
-}
-
-/* Zeroes every tally, then counts the blocks traced now as allocated; callers hold every lock.
-   Out of memory, the blocks of other domains whose tally did not fit go uncounted. */
-static void tm__history_rebuild_locked(void)
-{
-    size_t i;
-    ptrdiff_t j;
-    int s;
-    if (tm__history.ntallies) memset(tm__history.tallies, 0, tm__history.ntallies * sizeof(tm__tally));
-    hmfree(tm__history.others);
-    for (s = 0; s < TM__SHARDS; s++) {
-        const tm__shard *shard = &tm__state.shards[s];
-        for (i = 0; i < shard->capacity; i++)
-            if (shard->slots[i].ptr) {
-                tm__tally *t = tm__tally_of((uint32_t)(shard->slots[i].packed >> TM__SIZE_BITS));
-                t->count++;
-                t->size += (size_t)(shard->slots[i].packed & TM__SIZE_MAX);
-            }
-    }
-    {
-        TM__TRY(return)
-        for (j = 0; j < hmlen(tm__state.others); j++) {
-            const tm__other *other = &tm__state.others[j];
-            tm__tally *t = tm__other_tally((unsigned)other->key.domain, other->traceback, 1);
-            t->count++;
-            t->size += other->size;
-        }
-        TM__END_TRY;
-    }
 }
 
 /* Frees every trace and interned traceback; callers hold every lock. */
@@ -2049,12 +2371,15 @@ TM__API void tm_set_timeline(int on)
     }
     tm__begin();
     tm__lock_all();
-    if (!off && !tm__history_on()) {
-        tm__history_rebuild_locked();
-        tm__record_peak_locked(1);
-        tm__sample_locked(1);
+    if (off != !tm__history_on()) {
+        __atomic_store_n(&tm__history.off, off, __ATOMIC_RELAXED);
+        if (!off) { /* the tallies went on counting; the peak's contents start from now's */
+            tm__record_peak_locked(1);
+            tm__sample_locked(1);
+        } else {
+            tm__rewatch();
+        }
     }
-    __atomic_store_n(&tm__history.off, off, __ATOMIC_RELAXED);
     tm__unlock_all();
     tm__end();
 }

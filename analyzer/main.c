@@ -713,10 +713,28 @@ static const struct command *find_command(const char *name)
     return NULL;
 }
 
+/* The commands that parse their own options (argv[1] is their name); -1 for another name. */
+static int run_own_parser(int argc, char **argv)
+{
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "export") == 0)
+        return cmd_export(argc, argv);
+    if (strcmp(argv[1], "report") == 0)
+        return report_main(argc, argv);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
         usage_error("missing command");
+    if (strcmp(argv[1], "help") == 0 && argc > 2) {
+        char *help_argv[] = {argv[0], argv[2], "--help", NULL};
+        int status = run_own_parser(3, help_argv);
+        if (status >= 0)
+            return status;
+    }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         print_help(argc > 2 && strcmp(argv[1], "help") == 0 ? find_command(argv[2]) : NULL);
         return 0;
@@ -725,16 +743,13 @@ int main(int argc, char **argv)
         printf("tracemalloc %d.%d.%d\n", TM_VERSION_MAJOR, TM_VERSION_MINOR, TM_VERSION_PATCH);
         return 0;
     }
-    if (strcmp(argv[1], "run") == 0) /* cmd_run.c parses its own options */
-        return cmd_run(argc - 1, argv + 1);
-    if (strcmp(argv[1], "export") == 0)
-        return cmd_export(argc, argv);
-    if (strcmp(argv[1], "report") == 0) /* report.c parses its own options */
-        return report_main(argc, argv);
+    int status = run_own_parser(argc, argv);
+    if (status >= 0)
+        return status;
     if (!(g.command = find_command(argv[1])))
         usage_error("unknown command '%s'", argv[1]);
     parse_arguments(argc, argv);
-    int status = g.command->run();
+    status = g.command->run();
     if (fflush(stdout) != 0 || ferror(stdout))
         file_error("stdout", "%s", strerror(errno));
     sqlite3_close(g.db);

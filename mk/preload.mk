@@ -14,7 +14,7 @@ $(BUILD)/preload/%.o: preload/%.c preload/preload.h tracemalloc.h | $(DEPS_STAMP
 	$(CC) $(CFLAGS) $(PRELOAD_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libtracemalloc.so: $(PRELOAD_OBJ) | $(DEPS_STAMP)
-	$(CC) $(CFLAGS) -shared -Wl,-z,defs -o $@ $(PRELOAD_OBJ) $(UNWIND_LIBS) -pthread
+	$(CC) $(CFLAGS) -shared -Wl,-z,defs -o $@ $(PRELOAD_OBJ) $(UNWIND_LIBS) $(DW_LIBS) -pthread
 
 all: $(BUILD)/libtracemalloc.so
 

@@ -58,6 +58,13 @@ test-header: $(filter $(TH_OUT)/%,$(TEST_DEPS)) $(DEPS_STAMP)
 # (TRACEMALLOC_LIBUNWIND). -rdynamic: the test names frames with dladdr.
 TN_OBJS := test_native native_chain native_chain_nofp helpers dump_reader dump_history
 TN_FP := -fno-omit-frame-pointer
+# test_native_libdw: the cached CFI walker (TRACEMALLOC_LIBDW), every stack it walks compared with
+# libunwind's (TRACEMALLOC_LIBDW_CHECK); libnative_plugin.so is the library it dlopens.
+TN_LIBDW := -DTRACEMALLOC_LIBUNWIND -DTRACEMALLOC_LIBDW -DTRACEMALLOC_LIBDW_CHECK
+# Under TSan, libunwind's per-thread cache crashes in its destructor at thread exit: the TSan
+# build's fallback is backtrace, and nothing compares (the walks are checked against the chains).
+tn_libdw = $(if $(filter $(TH_TSAN),$(1)),-DTRACEMALLOC_LIBDW,$(TN_LIBDW))
+tn_libdw_test = $(if $(filter $(TH_TSAN),$(1)),-DTM_TEST_LIBDW_UNCHECKED)
 # $(call tn_variant,DIR,SANITIZER FLAGS,EXTRA OBJECTS,PROGRAMS)
 define tn_variant
 $(1)/test_native.o $(1)/native_chain.o: TH_IMPL_FLAGS = $(TN_FP)
@@ -69,6 +76,20 @@ $(1)/libtm_native_libunwind.so: $(TH_SRC)/native_impl.c $(TH_HEADERS) | $(DEPS_S
 	@mkdir -p $$(@D)
 	$$(CC) $$(TH_CFLAGS) $(2) $(if $(2),$$(TH_STB_EXEMPT)) $(TN_FP) -DTRACEMALLOC_LIBUNWIND \
 	  $$(shell pkg-config --cflags libunwind) -fPIC -shared -o $$@ $$< -pthread $$(UNWIND_LIBS)
+$(1)/libtm_native_libdw.so: $(TH_SRC)/native_impl.c $(TH_HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(TH_CFLAGS) $(2) $(if $(2),$$(TH_STB_EXEMPT)) $(TN_FP) $(call tn_libdw,$(2)) \
+	  $$(shell pkg-config --cflags libunwind) -fPIC -shared -o $$@ $$< -pthread $$(UNWIND_LIBS) $$(DW_LIBS)
+$(1)/libnative_plugin.so: $(TH_SRC)/native_plugin.c | $(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(TH_CFLAGS) -fomit-frame-pointer -fPIC -shared -o $$@ $$<
+$(1)/test_native_libdw.o: $(TH_SRC)/test_native.c $(TH_HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $$(@D)
+	$$(CC) $$(TH_CFLAGS) $(2) $(TN_FP) -DTM_TEST_LIBDW $(call tn_libdw_test,$(2)) -c $$< -o $$@
+$(1)/test_native_libdw: $(addprefix $(1)/,$(addsuffix .o,test_native_libdw $(filter-out test_native,$(TN_OBJS)) $(3))) \
+		$(1)/libtm_native_libdw.so $(1)/libnative_plugin.so
+	$$(CC) $$(CFLAGS) $(2) -rdynamic -o $$@ $$(filter %.o,$$^) -L$(1) -ltm_native_libdw \
+	  -Wl,-rpath,'$$$$ORIGIN' $$(TH_LIBS) -ldl
 $(1)/test_native: $(addprefix $(1)/,$(addsuffix .o,$(TN_OBJS) $(3))) $(1)/libtm_native.so
 	$$(CC) $$(CFLAGS) $(2) -rdynamic -o $$@ $$(filter %.o,$$^) -L$(1) -ltm_native -Wl,-rpath,'$$$$ORIGIN' $$(TH_LIBS)
 $(1)/test_native_libunwind: $(addprefix $(1)/,$(addsuffix .o,$(TN_OBJS) $(3))) $(1)/libtm_native_libunwind.so
@@ -78,6 +99,6 @@ TEST_SUITES += $(addprefix $(1)/,$(4))
 TEST_DEPS += $(addprefix $(1)/,$(4))
 endef
 
-$(eval $(call tn_variant,$(TH_OUT),,,test_native test_native_libunwind))
-$(eval $(call tn_variant,$(TH_OUT)/asan,$(TH_ASAN),sanitizer_options,test_native test_native_libunwind))
-$(eval $(call tn_variant,$(TH_OUT)/tsan,$(TH_TSAN),sanitizer_options,test_native))
+$(eval $(call tn_variant,$(TH_OUT),,,test_native test_native_libunwind test_native_libdw))
+$(eval $(call tn_variant,$(TH_OUT)/asan,$(TH_ASAN),sanitizer_options,test_native test_native_libunwind test_native_libdw))
+$(eval $(call tn_variant,$(TH_OUT)/tsan,$(TH_TSAN),sanitizer_options,test_native test_native_libdw))

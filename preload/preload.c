@@ -42,6 +42,7 @@ extern void *__libc_pvalloc(size_t size);
 #define TM_RAW_FREE(p) __libc_free(p)
 #define TRACEMALLOC_IMPLEMENTATION
 #define TRACEMALLOC_LIBUNWIND
+#define TRACEMALLOC_LIBDW /* dwarf: rules cached per return address (libdw), libunwind otherwise */
 #include "tracemalloc.h"
 
 #include "preload/preload.h"

@@ -647,6 +647,101 @@ static void environment_chooses_the_unwinder(void **state)
     assert_non_null(strstr(err, "TRACEMALLOC_UNWIND=sideways: expected auto, fp or dwarf"));
 }
 
+#ifdef TM_TEST_LIBDW
+/* The cached CFI walker (TRACEMALLOC_LIBDW; the tracker is built with TRACEMALLOC_LIBDW_CHECK,
+   which walks every stack with libunwind too and counts the differences; not under TSan). */
+#ifndef TM_TEST_LIBDW_UNCHECKED
+extern unsigned long tm__cfi_checked, tm__cfi_mismatched, tm__cfi_fallbacks;
+#endif
+
+/* The object holding address, as dladdr names it ("" when none). */
+static const char *object_of(uintptr_t address)
+{
+    Dl_info info;
+    return dladdr((void *)(address - 1), &info) && info.dli_fname ? info.dli_fname : "";
+}
+
+static void *sorted_blocks[8];
+static int sorted_count;
+
+/* qsort's callback allocates: the walk goes through the C library's qsort (no frame pointers). */
+static int compare_allocating(const void *a, const void *b)
+{
+    if (sorted_count < 8) sorted_blocks[sorted_count++] = fp_chain(CHAIN_MALLOC);
+    return *(const int *)a - *(const int *)b;
+}
+
+static void cfi_walks_through_the_c_library(void **state)
+{
+    int numbers[16], i;
+    (void)state;
+    for (i = 0; i < 16; i++) numbers[i] = (i * 7) % 16;
+    unwind_afresh(TM_UNWIND_DWARF);
+    tm_start(16);
+    sorted_count = 0;
+    qsort(numbers, 16, sizeof numbers[0], compare_allocating);
+    assert_true(sorted_count > 0);
+    for (i = 0; i < sorted_count; i++) {
+        const tm_traceback *tb = tm_get_object_traceback(sorted_blocks[i]);
+        assert_chain(tb, chain_fp_file, "fp_c", 3);
+        /* fp_a's caller is compare_allocating, called from the C library */
+        assert_true(tb->nframe > 5);
+        /* the C library's qsort, or a sanitizer's that intercepts it */
+        assert_non_null(strstr(object_of(tb->frames[4].address), ".so"));
+        free(sorted_blocks[i]);
+    }
+}
+
+static void *chain_from_plugin(void)
+{
+    void *p = fp_chain(CHAIN_MALLOC);
+    KEEP(p);
+    return p;
+}
+
+/* A library dlopen'ed after the walker's first report (its rules come from a new report). */
+static void cfi_walks_through_a_dlopened_library(void **state)
+{
+    char path[PATH_MAX];
+    const char *slash = strrchr(self_path, '/');
+    void *plugin, *p;
+    void *(*call)(void *(*)(void));
+    const tm_traceback *tb;
+    (void)state;
+    snprintf(path, sizeof path, "%.*slibnative_plugin.so", slash ? (int)(slash - self_path + 1) : 0, self_path);
+    unwind_afresh(TM_UNWIND_DWARF);
+    tm_start(16);
+    free(fp_chain(CHAIN_MALLOC)); /* the walker has reported the modules before the dlopen */
+    plugin = dlopen(path, RTLD_NOW);
+    if (!plugin) print_message("dlopen %s: %s\n", path, dlerror());
+    assert_non_null(plugin);
+    *(void **)&call = dlsym(plugin, "plugin_call");
+    assert_non_null(call);
+    p = call(chain_from_plugin);
+    tb = tm_get_object_traceback(p);
+    assert_chain(tb, chain_fp_file, "fp_c", 3);
+    assert_true(tb->nframe > 5);
+    assert_non_null(strstr(object_of(tb->frames[4].address), "libnative_plugin.so")); /* into plugin_call */
+    free(p);
+    tm_stop();
+    assert_int_equal(dlclose(plugin), 0);
+}
+
+/* Last: every stack the cached walker gave (all the tests above) was libunwind's. */
+static void cfi_stacks_equal_libunwinds(void **state)
+{
+    (void)state;
+#ifdef TM_TEST_LIBDW_UNCHECKED
+    skip();
+#else
+    print_message("cached CFI walks compared with libunwind: %lu, different: %lu, left to libunwind: %lu\n",
+                  tm__cfi_checked, tm__cfi_mismatched, tm__cfi_fallbacks);
+    assert_true(tm__cfi_checked > 100);
+    assert_int_equal(tm__cfi_mismatched, 0);
+#endif
+}
+#endif
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -667,6 +762,11 @@ int main(int argc, char **argv)
         TEST(dump_reader_reads_version_1),
         TEST(threads_unwind_their_own_stacks),
         TEST(environment_chooses_the_unwinder),
+#ifdef TM_TEST_LIBDW
+        TEST(cfi_walks_through_the_c_library),
+        TEST(cfi_walks_through_a_dlopened_library),
+        TEST(cfi_stacks_equal_libunwinds),
+#endif
     };
     if (argc == 2 && !strcmp(argv[1], "--unwind-child")) /* traced from start-up, by the environment */
         return tm_is_tracing() ? fp_missed_the_chain() : 2;
