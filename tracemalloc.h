@@ -44,6 +44,10 @@ CONFIGURATION (define before the include that has TRACEMALLOC_IMPLEMENTATION)
                         native stacks' DWARF unwinder is libunwind (link -lunwind; Debian:
                         libunwind-dev, `pkg-config --cflags --libs libunwind`) instead of the C
                         library's backtrace: ~10x faster than it (see NATIVE STACKS).
+   TRACEMALLOC_LIBDW    (x86-64) the DWARF unwinder applies call frame information read once per
+                        return address with elfutils' libdw and cached, near fp's speed; stacks it
+                        cannot walk exactly go to the unwinder above (link -ldw; Debian:
+                        libdw-dev, `pkg-config --libs libdw`). The LD_PRELOAD library has both.
 
 API (Python's names; 0 means success unless said otherwise)
    int    tm_start(int nframe)              start tracing; nframe 1..65535, else -1
@@ -107,6 +111,19 @@ NATIVE STACKS (tm_start(N), N > 1)
    dwarf  unwinds from the call frame information every binary has (.eh_frame): right without
           frame pointers. libunwind with TRACEMALLOC_LIBUNWIND (its per-thread cache on), else
           the C library's backtrace: no dependency, but it searches the objects on every frame.
+          With TRACEMALLOC_LIBDW (x86-64) the tracker walks itself: each return address's rule
+          (CFA = rsp or rbp + offset, return address and rbp saved at CFA + offset: what
+          compilers emit for ordinary functions) is read once from the object's .eh_frame with
+          libdw (dwfl on the own process, reported again when an address is in no object, as
+          after dlopen; after a dlclose every rule is forgotten) and kept in a table of 64K
+          entries read without a lock. Exact, not a guess: a frame with any other rule
+          (expressions, signal frames, code without CFI) sends the whole stack to libunwind, and
+          the tests compare every stack with libunwind's. Each walk is recorded step by step
+          (registers, and the stack words read): from the first frame whose registers a frame
+          of the last walk had, while every word that walk read still holds, the rest of the
+          stack is that walk's (the same computation on the same inputs), checked at a compare
+          a frame instead of a chain of dependent loads (~6 ns a frame: the rule's lookup waits
+          for the return address, the next read for the rule).
    auto   (default) unwinds the first 16 stacks both ways and keeps fp when it found the same
           frames as dwarf on each (it may stop up to 3 frames early, in the C library that
           started the thread), else dwarf for good; settled on fp, it compares again one stack in
@@ -115,7 +132,10 @@ NATIVE STACKS (tm_start(N), N > 1)
           built without) gets right stacks.
    Measured on a malloc/free churn (-O2, limit 32), per pair, raw ~14 ns: fp 45 ns at depth 0
    and 93 ns 30 frames deeper (~1.5 ns a frame); libunwind 108 and 395 ns (~10 ns a frame);
-   backtrace 1.3 and 5 us. Frame pointers are what make native stacks cheap: build with
+   backtrace 1.3 and 5 us; the cached rules (TRACEMALLOC_LIBDW) 65 and 116 ns, 1.2-1.5x fp
+   (`make bench-native`, the LD_PRELOAD library: dwarf/fp 1.47x at depth 0, 1.34x at depth 30,
+   was 1.9x and 2.9x with libunwind), ~320 ns at depth 30 when no frame of the last walk is
+   found again. Frame pointers are what make native stacks cheap: build with
    -fno-omit-frame-pointer (and, for exact callers, -fno-optimize-sibling-calls: a function that
    ends in a call leaves no frame of its own; the malloc macros keep their own calls from that).
    tm_track_native is the interposer's entry (the LD_PRELOAD library calls it from its malloc):
@@ -134,10 +154,9 @@ MEMORY OVER TIME (on by default; every dump holds it as TIME, PEAK and ALOC, doc
    totals        per traceback, the blocks allocated since start (or tm_clear_traces), freed or
                  not, their bytes, and the temporaries: blocks freed before the same thread's
                  next traced allocation (heaptrack's rule)
-   They cost a 64-byte tally per traceback and ~2 ns a malloc/free pair (make bench). The
-   tallies count even while switched off, which spares the samples, the peak's copies and the
-   dump's sections, not those two nanoseconds; switched on again, the peak's contents start
-   from that moment's.
+   They cost a 64-byte tally per traceback and ~2.5 ns a malloc/free pair (make bench); off,
+   nothing measurable. tm_set_timeline(1) after tm_set_timeline(0) starts the totals and the
+   peak's contents afresh, counting the blocks live then as allocated.
 
 REVISION HISTORY
    0.1.0  (2026-11-25) first release: call-site tracing, domains, snapshots, dump format 1
@@ -1069,22 +1088,27 @@ TM__NOINLINE int tm__walk_fp(const tm__thread *t, void **out, int max)
    A frame whose rule is not a plain "CFA = rsp or rbp + offset, return address and rbp saved
    at CFA + offset" (expressions, signal frames, no CFI, code outside any object) sends the
    whole stack to libunwind (or backtrace): the stacks are libunwind's, at nearly fp's speed. */
-#define TM__CFI_BITS 16
-#define TM__CFI_SIZE (1u << TM__CFI_BITS)
+#define TM__CFI_SETS (1u << 15) /* of two entries: 1 MiB, most of it never touched */
 enum { TM__CFI_STEP = 1, TM__CFI_END, TM__CFI_OTHER };       /* rule kinds */
 enum { TM__RBP_SAME = 0, TM__RBP_SAVED, TM__RBP_UNDEFINED }; /* what the caller's rbp is */
 
 typedef union tm__cfi_rule {
     struct {
-        int16_t cfa_offset, ra_offset, rbp_offset; /* CFA = base + cfa_offset; the others from CFA */
-        uint8_t kind, base_rbp : 1, rbp : 2;
+        /* CFA = base + cfa_offset; the return address at base + ra_offset, rbp at base + rbp_offset
+           (all from the base register: one add less on the walk's chain of dependent loads) */
+        int16_t cfa_offset, ra_offset, rbp_offset;
+        uint8_t kind, how; /* how: 1 the base is rbp (else rsp), + 2 * TM__RBP_* */
     } r;
     uint64_t bits; /* published whole */
 } tm__cfi_rule;
 
+typedef struct tm__cfi_entry {
+    uint64_t key;  /* the address as the walk finds it (0: empty), written after the rule */
+    uint64_t rule; /* of the call before it (a return address), or of itself (the walk's start) */
+} tm__cfi_entry;
+
 static struct tm__cfi {
-    uint64_t key[TM__CFI_SIZE]; /* the address looked up (0: empty), written after the rule */
-    uint64_t rule[TM__CFI_SIZE];
+    tm__cfi_entry entry[2 * TM__CFI_SETS]; /* two-way sets: three hot addresses must collide to thrash */
     int lock;                   /* taken with a try: a thread that finds it held uses libunwind */
     int pid;                    /* whose maps dwfl holds (a forked child reports its own) */
     unsigned long long subs;    /* objects unloaded when dwfl was last reported */
@@ -1110,9 +1134,9 @@ static int tm__unloads(tm__object *object, size_t size, void *data)
     return 1;
 }
 
-static uint32_t tm__cfi_slot(uintptr_t pc)
+static tm__cfi_entry *tm__cfi_set(uintptr_t address) /* cheap: it is on the walk's chain */
 {
-    return (uint32_t)(((uint64_t)pc * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - TM__CFI_BITS));
+    return &tm__cfi.entry[2 * ((address ^ address >> 15) & (TM__CFI_SETS - 1))];
 }
 
 /* dwfl's view of the process, made or remade (after a fork, or an object unloaded: then the
@@ -1125,7 +1149,7 @@ static int tm__cfi_report(int again)
     if (tm__cfi.dwfl && pid == tm__cfi.pid && subs == tm__cfi.subs && !again) return 0;
     if (subs != tm__cfi.subs) {
         uint32_t i;
-        for (i = 0; i < TM__CFI_SIZE; i++) __atomic_store_n(&tm__cfi.key[i], 0, __ATOMIC_RELAXED);
+        for (i = 0; i < 2 * TM__CFI_SETS; i++) __atomic_store_n(&tm__cfi.entry[i].key, 0, __ATOMIC_RELAXED);
         __atomic_add_fetch(&tm__cfi.flushes, 1, __ATOMIC_RELEASE);
     }
     if (tm__cfi.dwfl && pid != tm__cfi.pid) {
@@ -1193,36 +1217,48 @@ static tm__cfi_rule tm__cfi_lookup(uintptr_t pc)
     default: goto done;
     }
     switch (tm__cfi_where(frame, 6, &rule.r.rbp_offset)) {
-    case 0: rule.r.rbp = TM__RBP_SAME; break;
-    case 1: rule.r.rbp = TM__RBP_SAVED; break;
-    case 2: rule.r.rbp = TM__RBP_UNDEFINED; break;
+    case 0: rule.r.how = 2 * TM__RBP_SAME; break;
+    case 1: rule.r.how = 2 * TM__RBP_SAVED; break;
+    case 2: rule.r.how = 2 * TM__RBP_UNDEFINED; break;
     default: goto done;
     }
+    if (offset + rule.r.ra_offset < INT16_MIN || offset + rule.r.rbp_offset < INT16_MIN
+        || offset + rule.r.ra_offset > INT16_MAX || offset + rule.r.rbp_offset > INT16_MAX)
+        goto done;
     rule.r.kind = TM__CFI_STEP;
-    rule.r.base_rbp = base == 6;
+    rule.r.how |= base == 6;
     rule.r.cfa_offset = (int16_t)offset;
+    rule.r.ra_offset = (int16_t)(offset + rule.r.ra_offset);
+    rule.r.rbp_offset = (int16_t)(offset + rule.r.rbp_offset);
 done:
     free(frame);
     return rule;
 }
 
-/* The rule for pc: from the table, else looked up and published: key 0, rule, key (a seqlock
-   without fences: a reader who read a newer rule sees the key changed when it checks again).
-   kind 0: not known, and the lock was busy. */
-static tm__cfi_rule tm__cfi_rule_of(uintptr_t pc)
+/* The rule for an address the walk found (its first, exact, or a return address: then the
+   call's, at address - 1): from the table, else looked up and published: key 0, rule, key (a
+   seqlock without fences: a reader who read a newer rule sees the key changed when it checks
+   again). kind 0: not known, and the lock was busy. */
+static tm__cfi_rule tm__cfi_rule_of(uintptr_t address, int first)
 {
-    uint32_t slot = tm__cfi_slot(pc);
+    tm__cfi_entry *set = tm__cfi_set(address), *e;
     tm__cfi_rule rule;
-    if (__atomic_load_n(&tm__cfi.key[slot], __ATOMIC_ACQUIRE) == pc) {
-        rule.bits = __atomic_load_n(&tm__cfi.rule[slot], __ATOMIC_ACQUIRE); /* before the check */
-        if (__atomic_load_n(&tm__cfi.key[slot], __ATOMIC_RELAXED) == pc) return rule;
+    int way;
+    for (way = 0; way < 2; way++) {
+        e = &set[way];
+        if (__atomic_load_n(&e->key, __ATOMIC_ACQUIRE) == address) {
+            rule.bits = __atomic_load_n(&e->rule, __ATOMIC_ACQUIRE); /* before the check */
+            if (__atomic_load_n(&e->key, __ATOMIC_RELAXED) == address) return rule;
+        }
     }
     rule.bits = 0;
     if (__atomic_exchange_n(&tm__cfi.lock, 1, __ATOMIC_ACQUIRE)) return rule;
-    rule = tm__cfi_lookup(pc);
-    __atomic_store_n(&tm__cfi.key[slot], 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&tm__cfi.rule[slot], rule.bits, __ATOMIC_RELEASE); /* after the key's 0 */
-    __atomic_store_n(&tm__cfi.key[slot], (uint64_t)pc, __ATOMIC_RELEASE);
+    rule = tm__cfi_lookup(first ? address : address - 1);
+    way = !__atomic_load_n(&set[0].key, __ATOMIC_RELAXED) ? 0 : !__atomic_load_n(&set[1].key, __ATOMIC_RELAXED) ? 1 : (int)(address >> 4 & 1);
+    e = &set[way];
+    __atomic_store_n(&e->key, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->rule, rule.bits, __ATOMIC_RELEASE); /* after the key's 0 */
+    __atomic_store_n(&e->key, (uint64_t)address, __ATOMIC_RELEASE);
     __atomic_store_n(&tm__cfi.lock, 0, __ATOMIC_RELEASE);
     return rule;
 }
@@ -1277,11 +1313,12 @@ TM__NOINLINE int tm__walk_cfi(tm__thread *t, void **out, int max)
     lo = t->stack_lo, hi = t->stack_hi - sizeof(uintptr_t);
     __asm__ __volatile__("leaq 1f(%%rip), %0\n1:\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2" : "=r"(ip), "=r"(sp), "=r"(bp));
     if (sp < lo || sp > hi) return -1; /* on another stack (sigaltstack, a coroutine's) */
+    lo = sp; /* live frames are above: below, the main thread's stack may be unmapped */
     t->nsteps = 0; /* until this walk is recorded */
     while (n < max && ip) {
         struct tm__cfi_step *step = &now[n];
         tm__cfi_rule rule;
-        uintptr_t cfa, at;
+        uintptr_t base, cfa, at;
         while (j < last && before[j].sp < sp) j++;
         if (j < last && before[j].sp == sp && before[j].ip == ip && (j == 0) == (n == 0)
             && before[j].bp_known == (uintptr_t)bp_known && (!bp_known || before[j].bp == bp)
@@ -1299,7 +1336,7 @@ TM__NOINLINE int tm__walk_cfi(tm__thread *t, void **out, int max)
             t->nsteps = n + rest;
             return n + rest;
         }
-        rule = tm__cfi_rule_of(n ? ip - 1 : ip); /* a return address: its call's rule */
+        rule = tm__cfi_rule_of(ip, n == 0);
         step->ip = ip, step->sp = sp, step->bp = bp, step->bp_known = (uintptr_t)bp_known;
         step->ra_at = step->bp_at = 0;
         out[n++] = (void *)ip;
@@ -1307,18 +1344,19 @@ TM__NOINLINE int tm__walk_cfi(tm__thread *t, void **out, int max)
             ended = 1;
             break;
         }
-        if (rule.r.kind != TM__CFI_STEP || (rule.r.base_rbp && !bp_known)) return -1;
-        cfa = (rule.r.base_rbp ? bp : sp) + (uintptr_t)rule.r.cfa_offset;
-        at = cfa + (uintptr_t)(intptr_t)rule.r.ra_offset;
+        if (rule.r.kind != TM__CFI_STEP || (rule.r.how & 1 && !bp_known)) return -1;
+        base = rule.r.how & 1 ? bp : sp;
+        cfa = base + (uintptr_t)(intptr_t)rule.r.cfa_offset;
+        at = base + (uintptr_t)(intptr_t)rule.r.ra_offset;
         if (cfa <= sp || at < lo || at > hi) return -1;
         ip = *(const uintptr_t *)at;
         step->ra_at = at, step->ra = ip;
-        if (rule.r.rbp == TM__RBP_SAVED) {
-            at = cfa + (uintptr_t)(intptr_t)rule.r.rbp_offset;
+        if (rule.r.how >> 1 == TM__RBP_SAVED) {
+            at = base + (uintptr_t)(intptr_t)rule.r.rbp_offset;
             if (at < lo || at > hi) return -1;
             bp = *(const uintptr_t *)at;
             step->bp_at = at, step->bp_was = bp;
-        } else if (rule.r.rbp == TM__RBP_UNDEFINED) {
+        } else if (rule.r.how >> 1 == TM__RBP_UNDEFINED) {
             bp_known = 0;
         }
         sp = cfa;
@@ -1674,8 +1712,8 @@ static struct tm__history {
     /* under lock (tm__lock_all takes it, after the shards'), read by the snapshot */
     TM__LINE int lock;
     tm__tally *tallies;      /* domain 0, by traceback id: one array, so an index is an add (a
-                                chunked one cost 1 ns a malloc/free pair); it grows with every
-                                lock held, as a tally is only touched under one */
+                                chunked one cost ~0.5 ns a malloc/free pair); it grows with
+                                every lock held, as a tally is only touched under one */
     size_t ntallies;
     struct { uint64_t key; tm__tally value; } *others; /* under stb_lock: domain << 32 | id */
     uint64_t start_ns, start_mono;   /* when tracing started: epoch, and the coarse clock that
@@ -1760,7 +1798,7 @@ TM__INLINE int tm__history_alloc(tm__tally *t, unsigned domain, uintptr_t ptr, s
 }
 
 /* A trace removed, under the lock of its table. The traced memory is not watched here (that cost
-   0.8 ns a pair): a fall shows at the thread's next allocation, or in the snapshot's sample. */
+   ~1 ns a pair): a fall shows at the thread's next allocation, or in the snapshot's sample. */
 TM__INLINE void tm__history_free(tm__tally *t, unsigned domain, uintptr_t ptr, size_t size, int owned)
 {
     tm__tally_add(&t->freed_count, 1, owned);
@@ -1774,8 +1812,9 @@ TM__INLINE void tm__history_free(tm__tally *t, unsigned domain, uintptr_t ptr, s
 /* A block of domain 0 traced anew at an address already traced: the old trace was freed unseen. */
 TM__NOINLINE void tm__history_replaced(uintptr_t ptr, uint64_t packed)
 {
-    tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), 0, ptr, (size_t)(packed & TM__SIZE_MAX),
-                     tm__owned);
+    if (tm__history_on())
+        tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), 0, ptr, (size_t)(packed & TM__SIZE_MAX),
+                         tm__owned);
 }
 
 /* The tally of (domain, tb) in the table of others, added if missing (may jump: tm__TRY), or
@@ -1926,7 +1965,7 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
         tm__spin_unlock(&tm__state.stb_lock);
         return 0;
     }
-    if (!tm__other_tally_try(domain, tb)) { /* first: nothing changed yet */
+    if (tm__history_on() && !tm__other_tally_try(domain, tb)) { /* first: nothing changed yet */
         tm__spin_unlock(&tm__state.stb_lock);
         return -1;
     }
@@ -1937,7 +1976,7 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
         entry.traceback = tb;
         i = hmgeti(tm__state.others, entry.key);
         if (i >= 0) {
-            tm__tally *old = tm__other_tally(domain, tm__state.others[i].traceback, 0);
+            tm__tally *old = tm__history_on() ? tm__other_tally(domain, tm__state.others[i].traceback, 0) : NULL;
             tm__counter_sub(&tm__state.current, tm__state.others[i].size);
             if (old) tm__history_free(old, domain, ptr, tm__state.others[i].size, tm__owned);
         }
@@ -1946,8 +1985,8 @@ TM__NOINLINE int tm__other_put(unsigned domain, uintptr_t ptr, size_t size, uint
     }
     __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
     current = tm__count_traced(size);
-    tally = tm__other_tally(domain, tb, 0);
-    due = tm__history_alloc(tally, domain, ptr, size, current, tm__owned);
+    tally = tm__history_on() ? tm__other_tally(domain, tb, 0) : NULL;
+    due = tally && tm__history_alloc(tally, domain, ptr, size, current, tm__owned);
     tm__spin_unlock(&tm__state.stb_lock);
     if (due) tm__watch();
     return 0;
@@ -1965,7 +2004,8 @@ TM__NOINLINE int tm__other_take(unsigned domain, uintptr_t ptr, size_t *size, ui
         *size = tm__state.others[i].size;
         *tb = tm__state.others[i].traceback;
         tm__counter_sub(&tm__state.current, *size);
-        if ((tally = tm__other_tally(domain, *tb, 0))) tm__history_free(tally, domain, ptr, *size, tm__owned);
+        if (tm__history_on() && (tally = tm__other_tally(domain, *tb, 0)))
+            tm__history_free(tally, domain, ptr, *size, tm__owned);
         (void)hmdel(tm__state.others, key); /* shrinking frees, never allocates */
         __atomic_store_n(&tm__state.others_count, (size_t)hmlen(tm__state.others), __ATOMIC_RELAXED);
     }
@@ -2008,7 +2048,7 @@ TM__INLINE int tm__put_as(unsigned domain, uintptr_t ptr, size_t size, uint32_t 
     }
     slot->packed = (uint64_t)size | (uint64_t)tb << TM__SIZE_BITS;
     current = tm__count_traced_as(size, owned);
-    due = tm__history_alloc(tm__tally_of(tb), TM_DOMAIN_MALLOC, ptr, size, current, owned);
+    due = tm__history_on() && tm__history_alloc(tm__tally_of(tb), TM_DOMAIN_MALLOC, ptr, size, current, owned);
     if (!owned) tm__spin_unlock(&s->lock);
     if (TM__UNLIKELY(due)) tm__watch();
     return 0;
@@ -2038,7 +2078,8 @@ TM__INLINE int tm__take_as(unsigned domain, uintptr_t ptr, size_t *size, uint32_
             *tb = (uint32_t)(packed >> TM__SIZE_BITS);
             (void)tm__sub_as(&tm__state.current, bytes, owned);
             tm__shard_erase(s, slot);
-            tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), TM_DOMAIN_MALLOC, ptr, bytes, owned);
+            if (tm__history_on())
+                tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), TM_DOMAIN_MALLOC, ptr, bytes, owned);
         }
         if (!owned) tm__spin_unlock(&s->lock);
         if (slot) return 1;
@@ -2257,6 +2298,37 @@ static void tm__history_clear_locked(void)
     tm__history_restart();
 }
 
+/* Zeroes every tally, then counts the blocks traced now as allocated (switched on again: what
+   happened while off is unknown); callers hold every lock. Out of memory, the blocks of other
+   domains whose tally did not fit go uncounted. */
+static void tm__history_rebuild_locked(void)
+{
+    size_t i;
+    ptrdiff_t j;
+    int s;
+    if (tm__history.ntallies) memset(tm__history.tallies, 0, tm__history.ntallies * sizeof(tm__tally));
+    hmfree(tm__history.others);
+    for (s = 0; s < TM__SHARDS; s++) {
+        const tm__shard *shard = &tm__state.shards[s];
+        for (i = 0; i < shard->capacity; i++)
+            if (shard->slots[i].ptr) {
+                tm__tally *t = tm__tally_of((uint32_t)(shard->slots[i].packed >> TM__SIZE_BITS));
+                t->count++;
+                t->size += (size_t)(shard->slots[i].packed & TM__SIZE_MAX);
+            }
+    }
+    {
+        TM__TRY(return)
+        for (j = 0; j < hmlen(tm__state.others); j++) {
+            const tm__other *other = &tm__state.others[j];
+            tm__tally *t = tm__other_tally((unsigned)other->key.domain, other->traceback, 1);
+            t->count++;
+            t->size += other->size;
+        }
+        TM__END_TRY;
+    }
+}
+
 /* Frees every trace and interned traceback; callers hold every lock. */
 static void tm__clear_locked(void)
 {
@@ -2373,7 +2445,8 @@ TM__API void tm_set_timeline(int on)
     tm__lock_all();
     if (off != !tm__history_on()) {
         __atomic_store_n(&tm__history.off, off, __ATOMIC_RELAXED);
-        if (!off) { /* the tallies went on counting; the peak's contents start from now's */
+        if (!off) { /* the tallies start again from the blocks live now, the peak's contents too */
+            tm__history_rebuild_locked();
             tm__record_peak_locked(1);
             tm__sample_locked(1);
         } else {
