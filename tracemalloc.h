@@ -1,4 +1,4 @@
-/* tracemalloc.h - v0.1.0 - Python's tracemalloc for C - public domain or MIT (see end of file)
+/* tracemalloc.h - v0.2.0 - Python's tracemalloc for C - public domain or MIT (see end of file)
 
    Records every allocation with the line that made it, so a C program can ask what Python's
    tracemalloc answers: which lines hold how much memory, what is still live, what the peak was.
@@ -159,6 +159,9 @@ MEMORY OVER TIME (on by default; every dump holds it as TIME, PEAK and ALOC, doc
    peak's contents afresh, counting the blocks live then as allocated.
 
 REVISION HISTORY
+   0.2.0  (2026-11-25) native call stacks (fp, cached CFI, libunwind, backtrace), tm_track_native
+                       for the preload library, timeline, peak contents, allocation totals;
+                       dump format 2
    0.1.0  (2026-11-25) first release: call-site tracing, domains, snapshots, dump format 1
 */
 #ifndef TRACEMALLOC_H_INCLUDED
@@ -168,7 +171,7 @@ REVISION HISTORY
 #include <stdint.h>
 
 #define TM_VERSION_MAJOR 0
-#define TM_VERSION_MINOR 1
+#define TM_VERSION_MINOR 2
 #define TM_VERSION_PATCH 0
 
 #ifdef TRACEMALLOC_STATIC
