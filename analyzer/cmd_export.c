@@ -9,6 +9,10 @@
 #include "dump_read.h"
 #include "export.h"
 #include "store.h"
+#include "fail.h"
+
+#define usage_error(...) fail_usage("export", __VA_ARGS__)
+#define file_error fail_file
 
 static const char usage[] =
     "usage: tracemalloc export SRC [--pprof FILE] [--folded [--value V]] [--massif FILE]\n"
@@ -27,27 +31,6 @@ static const char usage[] =
     "SRC is a dump file, or a database written by `load` (told apart by their first bytes);\n"
     "for a database, --snapshot ID|LABEL picks the snapshot (default: the newest).\n";
 
-static void usage_error(const char *format, ...)
-{
-    va_list ap;
-    fputs("tracemalloc: ", stderr);
-    va_start(ap, format);
-    vfprintf(stderr, format, ap);
-    va_end(ap);
-    fputs("\nsee 'tracemalloc export --help'\n", stderr);
-    exit(1);
-}
-
-static void file_error(const char *file, const char *format, ...)
-{
-    va_list ap;
-    fprintf(stderr, "tracemalloc: %s: ", file);
-    va_start(ap, format);
-    vfprintf(stderr, format, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 struct export_options {
     const char *src, *pprof, *massif, *snapshot;

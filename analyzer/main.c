@@ -23,6 +23,10 @@
 #include "store.h"
 #include "symbolize.h"
 #include "tracemalloc.h"
+#include "fail.h"
+
+#define usage_error(...) fail_usage(NULL, __VA_ARGS__)
+#define file_error fail_file
 
 #define EXIT_GATE 3
 
@@ -66,27 +70,6 @@ static struct {
     sqlite3 *db;
 } g = {.top = -1, .fail_over = -1};
 
-static void usage_error(const char *format, ...)
-{
-    va_list ap;
-    fputs("tracemalloc: ", stderr);
-    va_start(ap, format);
-    vfprintf(stderr, format, ap);
-    va_end(ap);
-    fputs("\nsee 'tracemalloc --help'\n", stderr);
-    exit(1);
-}
-
-static void file_error(const char *file, const char *format, ...)
-{
-    va_list ap;
-    fprintf(stderr, "tracemalloc: %s: ", file);
-    va_start(ap, format);
-    vfprintf(stderr, format, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 /* ---- command line ------------------------------------------------------------------------- */
 

@@ -32,6 +32,10 @@
 #include "store.h"
 #include "tokenize.h"
 #include "tracemalloc.h"
+#include "fail.h"
+
+#define usage_error(...) fail_usage("report", "report: " __VA_ARGS__)
+#define file_error fail_file
 
 static const char usage[] =
     "usage: tracemalloc report SRC [OLD] -o FILE.html [--top N]\n"
@@ -55,29 +59,6 @@ static struct {
     sqlite3 *db;
 } r = {.top = 20};
 
-/* The command parses its own options (main.c only dispatches to it), so its two exits are
-   its own too, worded as main.c's. */
-static void usage_error(const char *format, ...)
-{
-    va_list ap;
-    fputs("tracemalloc: report: ", stderr);
-    va_start(ap, format);
-    vfprintf(stderr, format, ap);
-    va_end(ap);
-    fputs("\nsee 'tracemalloc report --help'\n", stderr);
-    exit(1);
-}
-
-static void file_error(const char *file, const char *format, ...)
-{
-    va_list ap;
-    fprintf(stderr, "tracemalloc: %s: ", file);
-    va_start(ap, format);
-    vfprintf(stderr, format, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
 
 /* ---- command line ------------------------------------------------------------------------- */
 
