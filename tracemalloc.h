@@ -642,13 +642,18 @@ TM__INLINE void tm__begin(void)
     tm__begin_slow();
 }
 
+/* tm__end where tm__owned is known to be 1. */
+TM__INLINE void tm__end_as_owner(void)
+{
+    __atomic_store_n(&tm__state.owner_in_op, 0, __ATOMIC_RELEASE);
+    tm__owned = 0;
+    tm__busy = 0;
+}
+
 TM__INLINE void tm__end(void)
 {
-    if (tm__owned) {
-        __atomic_store_n(&tm__state.owner_in_op, 0, __ATOMIC_RELEASE);
-        tm__owned = 0;
-    }
-    tm__busy = 0;
+    if (tm__owned) tm__end_as_owner();
+    else tm__busy = 0;
 }
 
 /* Counters: plain for the owner, atomic when shared; readers load them atomically either way. */
@@ -861,9 +866,14 @@ static TM__THREAD struct tm__site_cache {
     uint32_t traceback;
 } tm__site_cache[TM__SITE_CACHE];
 
+TM__INLINE struct tm__site_cache *tm__site_entry(const char *file, unsigned line)
+{
+    return &tm__site_cache[(((uintptr_t)file >> 4) ^ (line * 40503u)) % TM__SITE_CACHE];
+}
+
 TM__INLINE uint32_t tm__site_traceback(const char *file, unsigned line, const char *func, unsigned *generation)
 {
-    struct tm__site_cache *c = &tm__site_cache[(((uintptr_t)file >> 4) ^ (line * 40503u)) % TM__SITE_CACHE];
+    struct tm__site_cache *c = tm__site_entry(file, line);
     unsigned current = __atomic_load_n(&tm__state.generation, __ATOMIC_RELAXED);
     uint32_t id;
     if (TM__LIKELY(c->file == file && c->line == line && c->func == func && c->generation == current)) {
@@ -2057,11 +2067,17 @@ TM__INLINE int tm__put_as(unsigned domain, uintptr_t ptr, size_t size, uint32_t 
     return 0;
 }
 
+/* The shared copy out of line: inlined, its registers cost the owner's path a save and restore. */
+TM__NOINLINE int tm__put_shared(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
+{
+    return tm__put_as(domain, ptr, size, tb, generation, 0);
+}
+
 /* Records a trace; returns 0, or -1 when the tracker has no memory left (the block is untraced). */
 TM__INLINE int tm__put(unsigned domain, uintptr_t ptr, size_t size, uint32_t tb, unsigned generation)
 {
     return TM__LIKELY(tm__owned) ? tm__put_as(domain, ptr, size, tb, generation, 1)
-                                 : tm__put_as(domain, ptr, size, tb, generation, 0);
+                                 : tm__put_shared(domain, ptr, size, tb, generation);
 }
 
 TM__INLINE int tm__take_as(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb, unsigned *generation,
@@ -2079,8 +2095,8 @@ TM__INLINE int tm__take_as(unsigned domain, uintptr_t ptr, size_t *size, uint32_
             size_t bytes = (size_t)(packed & TM__SIZE_MAX);
             *size = bytes;
             *tb = (uint32_t)(packed >> TM__SIZE_BITS);
+            tm__shard_erase(s, slot); /* first: after the counter's atomic, s would be read again */
             (void)tm__sub_as(&tm__state.current, bytes, owned);
-            tm__shard_erase(s, slot);
             if (tm__history_on())
                 tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), TM_DOMAIN_MALLOC, ptr, bytes, owned);
         }
@@ -2098,11 +2114,17 @@ TM__INLINE int tm__take_as(unsigned domain, uintptr_t ptr, size_t *size, uint32_
     }
 }
 
+/* The shared copy out of line: inlined, its registers cost the owner's path a save and restore. */
+TM__NOINLINE int tm__take_shared(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb, unsigned *generation)
+{
+    return tm__take_as(domain, ptr, size, tb, generation, 0);
+}
+
 /* Removes the trace of a block; returns 1 with its size, traceback and generation if there was one. */
 TM__INLINE int tm__take(unsigned domain, uintptr_t ptr, size_t *size, uint32_t *tb, unsigned *generation)
 {
     return TM__LIKELY(tm__owned) ? tm__take_as(domain, ptr, size, tb, generation, 1)
-                                 : tm__take_as(domain, ptr, size, tb, generation, 0);
+                                 : tm__take_shared(domain, ptr, size, tb, generation);
 }
 
 /* Locks everything, in the one order every path follows: stb_ds, then the shards. */
@@ -2528,13 +2550,55 @@ TM__NOINLINE int tm__trace_native(unsigned domain, uintptr_t ptr, size_t size, c
     return tm__trace_with(domain, ptr, size, file, line, func, tm__capture(anchor));
 }
 
+TM__NOINLINE int tm__trace_site(unsigned domain, uintptr_t ptr, size_t size, const char *file, unsigned line,
+                                const char *func)
+{
+    return tm__trace_with(domain, ptr, size, file, line, func, NULL);
+}
+
 TM__INLINE int tm__trace(unsigned domain, uintptr_t ptr, size_t size, const char *file, unsigned line,
                          const char *func)
 {
     /* inlined in a wrapper, __builtin_return_address(0) is the wrapper's: where the callers start */
     if (TM__UNLIKELY(__atomic_load_n(&tm__state.limit, __ATOMIC_RELAXED) > 1))
         return tm__trace_native(domain, ptr, size, file, line, func, (uintptr_t)__builtin_return_address(0));
-    return tm__trace_with(domain, ptr, size, file, line, func, NULL);
+    return tm__trace_site(domain, ptr, size, file, line, func);
+}
+
+/* tm__trace's usual case in a wrapper: the owner, a call site in this thread's cache, an empty
+   slot in a shard with room. Out of line, the shared path's registers would cost the owner's
+   a save and restore of each. Returns 0, having changed nothing, when it cannot: tm__trace
+   does it all. */
+TM__INLINE int tm__trace_fast(uintptr_t ptr, size_t size, const char *file, unsigned line, const char *func)
+{
+    uint64_t h = tm__hash_pointer(ptr);
+    tm__shard *s = tm__shard_of(h);
+    struct tm__site_cache *c = tm__site_entry(file, line);
+    tm__slot *slot;
+    uint32_t tb;
+    size_t current;
+    if (TM__UNLIKELY(!tm__owner || __atomic_load_n(&tm__state.limit, __ATOMIC_RELAXED) > 1)) return 0;
+    tm__busy = 1;
+    if (TM__UNLIKELY(!tm__enter_as_owner())) goto slow;
+    /* the owner in an operation: no clear can change the generation until it ends */
+    if (TM__UNLIKELY(c->file != file || c->line != line || c->func != func
+                     || c->generation != __atomic_load_n(&tm__state.generation, __ATOMIC_RELAXED)))
+        goto slow;
+    tb = c->traceback;
+    if (TM__UNLIKELY((uint64_t)size > TM__SIZE_MAX || tb >= TM__TRACEBACK_MAX || s->count >= s->grow_at)) goto slow;
+    slot = tm__shard_probe(s, ptr, h);
+    if (TM__UNLIKELY(slot->ptr)) goto slow; /* a trace to replace */
+    slot->ptr = ptr;
+    slot->packed = (uint64_t)size | (uint64_t)tb << TM__SIZE_BITS;
+    s->count++;
+    current = tm__count_traced_as(size, 1);
+    if (tm__history_on() && TM__UNLIKELY(tm__history_alloc(tm__tally_of(tb), TM_DOMAIN_MALLOC, ptr, size, current, 1)))
+        tm__watch();
+    tm__end_as_owner();
+    return 1;
+slow:
+    tm__end();
+    return 0;
 }
 
 TM__INLINE void tm__forget(unsigned domain, const void *ptr)
@@ -2615,7 +2679,8 @@ TM__API int tm_track_frames(unsigned domain, const void *ptr, size_t size, const
 /* ---------------------------------------------------------------------------------------------- */
 TM__INLINE void *tm__traced(void *ptr, size_t size, const char *file, unsigned line, const char *func)
 {
-    if (ptr && tm__active()) (void)tm__trace(TM_DOMAIN_MALLOC, (uintptr_t)ptr, size, file, line, func);
+    if (ptr && tm__active() && TM__UNLIKELY(!tm__trace_fast((uintptr_t)ptr, size, file, line, func)))
+        (void)tm__trace(TM_DOMAIN_MALLOC, (uintptr_t)ptr, size, file, line, func);
     return ptr;
 }
 
@@ -2633,9 +2698,46 @@ TM__API void *tm_calloc_at(size_t count, size_t size, const char *file, unsigned
     return tm__traced((calloc)(count, size), count * size, file, line, func);
 }
 
+/* tm_free's usual case: the owner, the trace in its shard, no entry to shift after it. With no
+   call on the way, tm_free needs no frame and saves no register. Returns 0, having changed
+   nothing, when it cannot: tm__free_slow does it all. */
+TM__INLINE int tm__forget_fast(uintptr_t ptr)
+{
+    uint64_t h = tm__hash_pointer(ptr), packed;
+    tm__shard *s = tm__shard_of(h);
+    tm__slot *slot;
+    size_t bytes;
+    if (TM__UNLIKELY(!tm__owner)) return 0;
+    tm__busy = 1;
+    if (TM__UNLIKELY(!tm__enter_as_owner() || !s->capacity)) goto slow;
+    slot = tm__shard_probe(s, ptr, h);
+    if (TM__UNLIKELY(!slot->ptr || tm__next_slot(s, slot)->ptr)) goto slow;
+    packed = slot->packed;
+    bytes = (size_t)(packed & TM__SIZE_MAX);
+    slot->ptr = 0;
+    s->count--;
+    (void)tm__sub_as(&tm__state.current, bytes, 1);
+    if (tm__history_on())
+        tm__history_free(tm__tally_of((uint32_t)(packed >> TM__SIZE_BITS)), TM_DOMAIN_MALLOC, ptr, bytes, 1);
+    tm__end_as_owner();
+    return 1;
+slow:
+    tm__end();
+    return 0;
+}
+
+TM__NOINLINE void tm__free_slow(void *ptr)
+{
+    tm__forget(TM_DOMAIN_MALLOC, ptr);
+    (free)(ptr);
+}
+
 TM__API void tm_free(void *ptr)
 {
-    if (ptr && tm__active()) tm__forget(TM_DOMAIN_MALLOC, ptr);
+    if (ptr && tm__active() && TM__UNLIKELY(!tm__forget_fast((uintptr_t)ptr))) {
+        tm__free_slow(ptr);
+        return;
+    }
     (free)(ptr);
 }
 
