@@ -76,3 +76,19 @@ note "statistics('lineno') of every snapshot at once"
 run "$tm" sql "$demo/demo.db" "SELECT s.id, coalesce(s.label, s.source) AS snapshot, st.filename,
   st.lineno, st.size, st.count FROM statistics_lineno st JOIN snapshots s ON s.id = st.snapshot
   ORDER BY s.id, st.size DESC"
+
+step "7. A program that was never rebuilt: Debian's sort, under the preload library (native stacks)"
+seq 200000 | shuf --random-source=/dev/zero > "$demo/numbers.txt"
+run "$tm" run --limit 8 --dump "$demo/sort.tmd" -- sort -n -o "$demo/sorted.txt" "$demo/numbers.txt"
+note "what was live at the peak, by traceback (frames symbolized offline with elfutils)"
+run "$tm" stats "$demo/sort.tmd" --at-peak --by traceback --top 1
+note "every allocation since start, by line, with heaptrack's temporaries"
+run "$tm" stats "$demo/sort.tmd" --allocated --top 3
+
+step "8. Pictures and exports: one offline HTML page, pprof, collapsed stacks, massif"
+run "$tm" report "$demo/sort.tmd" -o "$demo/sort.html"
+run "$tm" export "$demo/sort.tmd" --pprof "$demo/sort.pb.gz"
+run "$tm" export "$demo/sort.tmd" --massif "$demo/massif.out"
+note "collapsed stacks of the memory allocated since start (flamegraph.pl, speedscope, inferno)"
+"$tm" export "$demo/sort.tmd" --folded --value alloc_space | sort -t' ' -k2 -n -r | head -3 | cut -c1-160
+echo "open $demo/sort.html in a browser; go tool pprof -top $demo/sort.pb.gz; ms_print $demo/massif.out"

@@ -15,7 +15,7 @@ $(EX_BIN): $(EX_OUT)/%: $(EX_OUT)/%.o $(EX_OUT)/tracemalloc_impl.o
 
 examples: $(EX_BIN)
 
-demo: $(BUILD)/tracemalloc $(EX_BIN)
+demo: $(BUILD)/tracemalloc $(BUILD)/libtracemalloc.so $(EX_BIN)
 	@sh examples/demo.sh $(BUILD)
 
 # The tests find the programs through this; the install test runs `make install` into $(BUILD).
