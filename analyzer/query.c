@@ -264,22 +264,27 @@ int query_samples(sqlite3 *db, int64_t snapshot, const struct query_filters *fil
     return SQLITE_OK;
 }
 
-int query_snapshot(sqlite3 *db, int64_t snapshot, sqlite3_stmt **stmt)
+/* Prepares sql, a query of one snapshot, with :snapshot bound. */
+static int prepare_for_snapshot(sqlite3 *db, const char *sql, int64_t snapshot, sqlite3_stmt **stmt)
 {
-    int rc = db_prepare(db, stmt, "SELECT time_ns, start_ns, peak_time_ns, peak_size, traced_peak,"
-                                  " label, source, pid FROM snapshots WHERE id = :snapshot");
+    int rc = db_prepare(db, stmt, "%s", sql);
     if (rc == SQLITE_OK)
         db_bind_int64(*stmt, ":snapshot", snapshot);
     return rc;
 }
 
+int query_snapshot(sqlite3 *db, int64_t snapshot, sqlite3_stmt **stmt)
+{
+    return prepare_for_snapshot(db, "SELECT time_ns, start_ns, peak_time_ns, peak_size, traced_peak,"
+                                    " label, source, pid FROM snapshots WHERE id = :snapshot",
+                                snapshot, stmt);
+}
+
 int query_timeline(sqlite3 *db, int64_t snapshot, sqlite3_stmt **stmt)
 {
-    int rc = db_prepare(db, stmt, "SELECT t_ns, traced, rss FROM timeline"
-                                  " WHERE snapshot = :snapshot ORDER BY position");
-    if (rc == SQLITE_OK)
-        db_bind_int64(*stmt, ":snapshot", snapshot);
-    return rc;
+    return prepare_for_snapshot(db, "SELECT t_ns, traced, rss FROM timeline"
+                                    " WHERE snapshot = :snapshot ORDER BY position",
+                                snapshot, stmt);
 }
 
 static const char info_sql[] =
@@ -311,10 +316,7 @@ static const char info_sql[] =
 
 int query_info(sqlite3 *db, int64_t snapshot, sqlite3_stmt **stmt)
 {
-    int rc = db_prepare(db, stmt, "%s", info_sql);
-    if (rc == SQLITE_OK)
-        db_bind_int64(*stmt, ":snapshot", snapshot);
-    return rc;
+    return prepare_for_snapshot(db, info_sql, snapshot, stmt);
 }
 
 /* Runs a one-row id query with :value bound (as an integer when numeric is set). */
