@@ -68,6 +68,12 @@ int dump_read(const char *path, dump *d, char *err, size_t errlen);
 void dump_free(dump *d);
 
 /* dump_history.c: reads TIME, PEAK or ALOC (other tags: nothing) into d; dump_read calls it. */
+/* Shared by the readers of this folder (dump_reader.c, dump_history.c): little-endian reads, and
+   an error message written to err, returning -1. */
+uint32_t dump_le32(const unsigned char *p);
+uint64_t dump_le64(const unsigned char *p);
+int dump_fail(char *err, size_t len, const char *fmt, ...);
+
 int dump_read_history(uint32_t tag, const unsigned char *payload, size_t length, dump *d, char *err, size_t errlen);
 void dump_free_history(dump *d);
 /* The record of (domain, traceback) in groups (d->peak or d->alloc), or NULL. */
