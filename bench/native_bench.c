@@ -34,13 +34,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "churn_workload.h"
+
 #if defined(__clang__)
 #define KEEP_FRAME __attribute__((noinline))
 #else
 #define KEEP_FRAME __attribute__((noipa))
 #endif
 
-#define SLOTS 1024
 #define PAIRS 2000000u
 #define EXTRA_FRAMES 30
 #define LIMIT "32"
@@ -56,17 +57,6 @@ static double now(clockid_t clock)
 
 static unsigned short sizes[PAIRS];
 static unsigned short slots_of[PAIRS];
-
-static void make_workload(void)
-{
-    uint64_t x = 0x9E3779B97F4A7C15u;
-    unsigned i;
-    for (i = 0; i < PAIRS; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        sizes[i] = (unsigned short)(16 + x % 256);
-        slots_of[i] = (unsigned short)((x >> 20) % SLOTS);
-    }
-}
 
 /* Returns the loop's wall time. */
 KEEP_FRAME static double churn(unsigned pairs)
@@ -101,7 +91,7 @@ static int measured(unsigned depth, unsigned pairs, const char *result)
     double loop;
     int fd, n;
     if (pairs > PAIRS) return 2;
-    make_workload();
+    churn_workload(sizes, slots_of, PAIRS);
     if (depth)
         descend(depth, pairs, &loop);
     else

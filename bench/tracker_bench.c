@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#define SLOTS 1024
+#include "churn_workload.h"
+
 #define PAIRS (4u << 20)
 #define ROUNDS 5
 #define LIVE_BLOCKS 1000000
@@ -27,17 +28,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static void make_workload(void)
-{
-    uint64_t x = 0x9E3779B97F4A7C15u;
-    unsigned i;
-    for (i = 0; i < PAIRS; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        sizes[i] = (unsigned short)(16 + x % 256);
-        slots_of[i] = (unsigned short)((x >> 20) % SLOTS);
-    }
 }
 
 /* The reference the issue names: a plain mutex around an open-addressing table (linear
@@ -242,7 +232,7 @@ static void compare_tables(void)
 
 int main(int argc, char **argv)
 {
-    make_workload();
+    churn_workload(sizes, slots_of, PAIRS);
     compare_churn(1);
     compare_churn(2);
     measure_live_blocks(argc > 1 ? argv[1] : "build/bench-live.tmd");

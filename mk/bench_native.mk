@@ -4,7 +4,7 @@
 # the issue says: -O2 -g -fno-omit-frame-pointer.
 NB_CFLAGS = -std=gnu11 -O2 -g -fno-omit-frame-pointer $(WARN)
 
-$(BUILD)/bench/native_bench: bench/native_bench.c | $(DEPS_STAMP)
+$(BUILD)/bench/native_bench: bench/native_bench.c bench/churn_workload.h | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(NB_CFLAGS) $< -o $@
 

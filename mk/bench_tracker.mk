@@ -1,5 +1,5 @@
 # make bench: the tracker's overhead (bench/tracker_bench.c).
-$(BUILD)/bench/tracker_bench: bench/tracker_bench.c tracemalloc.h | $(DEPS_STAMP)
+$(BUILD)/bench/tracker_bench: bench/tracker_bench.c bench/churn_workload.h tracemalloc.h | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -I. $(STB_CFLAGS) $< -o $@ -pthread
 
